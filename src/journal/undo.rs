@@ -1,0 +1,78 @@
+//! Undo: newest change first, best-effort and idempotent (the CNI DEL contract).
+//! Every failure is gathered and reported at the end; what is already gone
+//! counts as undone. A namespace this undo deletes takes its links, addresses,
+//! routes and rules with it, so those are not undone one by one.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use super::{mark_of, EntryState, Journal, Op};
+use crate::error::{Error, Result};
+use crate::kernel::{Kernel, NsRef};
+
+/// How long to wait for the kernel to remove the links of deleted namespaces.
+const LINK_REMOVAL_LIMIT: Duration = Duration::from_secs(20);
+
+/// Undo every change with a sequence number above `after` that is still in
+/// the kernel. Returns how many were undone.
+pub fn undo_after(journal: &mut Journal, kernel: &Kernel, after: u64) -> Result<usize> {
+    let mark = mark_of(&journal.run_id);
+    let targets: Vec<usize> = journal
+        .entries()
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.seq > after && matches!(e.state, EntryState::Done | EntryState::Pending))
+        .map(|(i, _)| i)
+        .rev()
+        .collect();
+    let doomed: HashSet<String> = targets
+        .iter()
+        .filter_map(|&i| match &journal.entries()[i].op {
+            Op::NetnsAdd { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+
+    let mut errors = Vec::new();
+    let mut removed_with_netns: BTreeMap<String, (NsRef, Vec<String>)> = BTreeMap::new();
+    let mut undone = 0;
+    for i in targets {
+        let entry = journal.entries()[i].clone();
+        let covered = doomed.iter().any(|ns| entry.op.lives_in_netns(ns));
+        let veth_end = doomed
+            .iter()
+            .find_map(|ns| entry.op.veth_end_removed_with(ns));
+        if let Some((ns, name)) = veth_end {
+            removed_with_netns
+                .entry(format!("{ns:?}"))
+                .or_insert_with(|| (ns.clone(), Vec::new()))
+                .1
+                .push(name.to_string());
+        }
+        let result = if covered || veth_end.is_some() {
+            Ok(())
+        } else {
+            entry.op.undo(kernel, entry.outcome.as_ref(), &mark)
+        };
+        match result {
+            Ok(()) => {
+                journal.undone(entry.seq)?;
+                undone += 1;
+            }
+            Err(e) => errors.push(Error::Journal(format!(
+                "undo `{}`: {e}",
+                entry.op.describe()
+            ))),
+        }
+    }
+    for (ns, names) in removed_with_netns.into_values() {
+        if let Err(e) = kernel.wait_links_gone(&ns, &names, LINK_REMOVAL_LIMIT) {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(undone)
+    } else {
+        Err(Error::Undo(errors))
+    }
+}

@@ -1,0 +1,287 @@
+//! Network namespaces: named ones exactly as `ip netns add` makes them (a file
+//! under /run/netns bind-mounted over the namespace, /run/netns a shared mount),
+//! namespaces of a process, and "the host" (the namespace plumb started in).
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+
+/// Where `ip netns` keeps its namespaces; plumb uses the same place so both see each other.
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// Linux limits interface names to 15 bytes (IFNAMSIZ - 1); namespace names get a sane limit too.
+const MAX_NETNS_NAME: usize = 64;
+
+/// Which network namespace an object lives in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NsRef {
+    /// The namespace plumb itself runs in (in `--sandbox`, the sandbox's).
+    Host,
+    /// A namespace under /run/netns.
+    Named(String),
+    /// The namespace of a running process, e.g. a Docker container's.
+    Pid(u32),
+}
+
+impl NsRef {
+    pub fn path(&self) -> PathBuf {
+        match self {
+            NsRef::Host => PathBuf::from("/proc/self/ns/net"),
+            NsRef::Named(name) => Path::new(NETNS_DIR).join(name),
+            NsRef::Pid(pid) => PathBuf::from(format!("/proc/{pid}/ns/net")),
+        }
+    }
+
+    /// Open the namespace for setns(2) or for IFLA_NET_NS_FD.
+    pub fn open(&self) -> Result<OwnedFd> {
+        match File::open(self.path()) {
+            Ok(f) => Ok(f.into()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match self {
+                NsRef::Named(name) => Err(Error::NoSuchNetns(name.clone())),
+                NsRef::Pid(pid) => Err(Error::invalid(
+                    "process id",
+                    pid.to_string(),
+                    "no such process (is the container running?)",
+                )),
+                NsRef::Host => Err(Error::io("open /proc/self/ns/net", e)),
+            },
+            Err(e) => Err(Error::io(format!("open {}", self.path().display()), e)),
+        }
+    }
+
+    /// The nsfs inode: the namespace's identity, used as an ownership mark.
+    pub fn inode(&self) -> Result<u64> {
+        match fs::metadata(self.path()) {
+            Ok(m) => Ok(m.ino()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match self {
+                NsRef::Named(name) => Err(Error::NoSuchNetns(name.clone())),
+                _ => Err(Error::io(format!("stat {}", self.path().display()), e)),
+            },
+            Err(e) => Err(Error::io(format!("stat {}", self.path().display()), e)),
+        }
+    }
+
+    /// The `ip` invocation that acts in this namespace, for dry-run text.
+    pub fn ip(&self) -> String {
+        match self {
+            NsRef::Host => "ip".into(),
+            NsRef::Named(name) => format!("ip -n {name}"),
+            NsRef::Pid(pid) => format!("nsenter -t {pid} -n ip"),
+        }
+    }
+
+    /// A command prefix that runs a program in this namespace, for dry-run text.
+    pub fn exec_prefix(&self) -> String {
+        match self {
+            NsRef::Host => String::new(),
+            NsRef::Named(name) => format!("ip netns exec {name} "),
+            NsRef::Pid(pid) => format!("nsenter -t {pid} -n "),
+        }
+    }
+
+    /// How `ip link set ... netns X` names this namespace.
+    pub fn ip_netns_arg(&self) -> String {
+        match self {
+            NsRef::Host => "1".into(), // pid 1's namespace: right on a real host
+            NsRef::Named(name) => name.clone(),
+            NsRef::Pid(pid) => pid.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for NsRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NsRef::Host => write!(f, "the host namespace"),
+            NsRef::Named(name) => write!(f, "namespace '{name}'"),
+            NsRef::Pid(pid) => write!(f, "the namespace of pid {pid}"),
+        }
+    }
+}
+
+pub fn validate_netns_name(name: &str) -> Result<()> {
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.len() > MAX_NETNS_NAME {
+        "it is longer than 64 bytes"
+    } else if name == "." || name == ".." || name.contains('/') {
+        "it must be a plain file name (no '/', not '.' or '..')"
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it contains white space or control characters"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid("namespace name", name, why))
+}
+
+/// Run `f` on a short-lived thread that has entered `ns`. The calling thread
+/// (and the async runtime's) never changes namespace.
+pub fn in_netns<T: Send>(ns: &NsRef, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    if *ns == NsRef::Host {
+        return f();
+    }
+    let fd = ns.open()?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            setns(fd.as_fd(), CloneFlags::CLONE_NEWNET).context(|| format!("enter {ns}"))?;
+            f()
+        })
+        .join()
+        .expect("namespace worker thread panicked")
+    })
+}
+
+/// `/run/netns` must exist and be a shared mount point, as `ip netns add` makes it,
+/// so that namespaces bind-mounted there propagate to every mount namespace.
+fn prepare_netns_dir() -> Result<()> {
+    let dir = Path::new(NETNS_DIR);
+    fs::create_dir_all(dir).context(|| format!("create {NETNS_DIR}"))?;
+    let share = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match share() {
+        Ok(()) => Ok(()),
+        Err(nix::Error::EINVAL) => {
+            // Not a mount point yet: bind it onto itself, then share it.
+            mount(
+                Some(dir),
+                dir,
+                Some("none"),
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .context(|| format!("bind-mount {NETNS_DIR} onto itself"))?;
+            share().context(|| format!("make {NETNS_DIR} a shared mount"))
+        }
+        Err(e) => Err(e).context(|| format!("make {NETNS_DIR} a shared mount")),
+    }
+}
+
+/// A namespace just made, with work done inside it before its creating thread left.
+pub struct Created<T> {
+    pub inode: u64,
+    pub inside: T,
+}
+
+/// Create the named namespace (`ip netns add NAME`), then run `init` inside it on
+/// the creating thread, which saves a second setns.
+pub fn create<T: Send>(name: &str, init: impl FnOnce() -> Result<T> + Send) -> Result<Created<T>> {
+    validate_netns_name(name)?;
+    prepare_netns_dir()?;
+    let path = Path::new(NETNS_DIR).join(name);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0)
+        .open(&path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::kernel(format!("create namespace '{name}'"), e)
+            } else {
+                Error::io(format!("create {}", path.display()), e)
+            }
+        })?;
+    let made = std::thread::scope(|s| {
+        s.spawn(|| -> Result<T> {
+            unshare(CloneFlags::CLONE_NEWNET).context(|| "unshare(CLONE_NEWNET)".into())?;
+            mount(
+                Some("/proc/thread-self/ns/net"),
+                &path,
+                Some("none"),
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .context(|| format!("bind-mount the new namespace on {}", path.display()))?;
+            init()
+        })
+        .join()
+        .expect("namespace creation thread panicked")
+    });
+    match made {
+        Ok(inside) => Ok(Created {
+            inode: NsRef::Named(name.into()).inode()?,
+            inside,
+        }),
+        Err(e) => {
+            let _ = umount2(&path, MntFlags::MNT_DETACH);
+            let _ = fs::remove_file(&path);
+            Err(e)
+        }
+    }
+}
+
+/// Delete a named namespace (`ip netns delete NAME`); the kernel then removes its
+/// links in batches. Refuses when `expect_inode` is given and does not match: the
+/// name now belongs to a namespace someone else made.
+pub fn delete(name: &str, expect_inode: Option<u64>) -> Result<()> {
+    let ns = NsRef::Named(name.into());
+    let inode = ns.inode()?;
+    if let Some(expected) = expect_inode {
+        if inode != expected {
+            return Err(Error::Journal(format!(
+                "namespace '{name}' is not the one this run created (inode {inode}, expected {expected}); left alone"
+            )));
+        }
+    }
+    let path = ns.path();
+    umount2(&path, MntFlags::MNT_DETACH).context(|| format!("unmount {}", path.display()))?;
+    fs::remove_file(&path).context(|| format!("remove {}", path.display()))
+}
+
+/// Names under /run/netns, sorted.
+pub fn list_named() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(NETNS_DIR)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The inode of the namespace this process runs in.
+pub fn host_inode() -> Result<u64> {
+    NsRef::Host.inode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated() {
+        assert!(validate_netns_name("netns0").is_ok());
+        for bad in ["", ".", "..", "a/b", "has space", &"x".repeat(65)] {
+            let err = validate_netns_name(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid namespace name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn dry_run_text_names_the_namespace() {
+        assert_eq!(NsRef::Host.ip(), "ip");
+        assert_eq!(NsRef::Named("ns1".into()).ip(), "ip -n ns1");
+        assert_eq!(
+            NsRef::Named("ns1".into()).exec_prefix(),
+            "ip netns exec ns1 "
+        );
+        assert_eq!(NsRef::Pid(42).ip(), "nsenter -t 42 -n ip");
+    }
+}
