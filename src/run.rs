@@ -66,7 +66,15 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     let result = engine
         .compile(&source)
         .map_err(|e| e.into())
-        .and_then(|ast| engine.run_ast(&ast));
+        .and_then(|ast| engine.run_ast(&ast))
+        .map_err(|e| ScriptError::from_rhai(&file, &e))
+        .and_then(|()| {
+            session.borrow_mut().flush().map_err(|e| ScriptError {
+                file: file.clone(),
+                position: rhai::Position::NONE,
+                message: format!("at the end of the script: {e}"),
+            })
+        });
     for unused in api.params.borrow().unused() {
         eprintln!("plumb: warning: --set {unused}=... was not used by {file}");
     }
@@ -92,7 +100,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             Ok(Outcome::Applied)
         }
         Err(err) => {
-            eprintln!("{}", ScriptError::from_rhai(&file, &err));
+            eprintln!("{err}");
             let undone = session.undo_after(0);
             session.finish(true)?;
             let id = session.run_id().unwrap_or("").to_string();

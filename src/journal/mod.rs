@@ -371,10 +371,6 @@ impl Journal {
         &self.entries
     }
 
-    pub fn last_seq(&self) -> u64 {
-        self.entries.last().map_or(0, |e| e.seq)
-    }
-
     /// Changes still in the kernel (done, or in flight).
     pub fn live_changes(&self) -> usize {
         self.entries

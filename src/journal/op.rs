@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::kernel::{process, sysctl, Kernel, LinkChange, LinkKind, NsRef, Route};
+use crate::kernel::{firewall, process, sysctl, Kernel, LinkChange, LinkKind, NsRef, Route};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -55,6 +55,8 @@ pub enum Op {
     },
     /// A background program, stopped on undo.
     Spawn { ns: NsRef, argv: Vec<String> },
+    /// Firewall rules applied as one `iptables-restore --noflush` batch.
+    Firewall(firewall::Batch),
 }
 
 /// What applying an op learned that undo needs to tell its own objects from
@@ -79,7 +81,7 @@ pub fn shell_quote(word: &str) -> String {
     let safe = !word.is_empty()
         && word
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,!".contains(c));
     if safe {
         word.to_string()
     } else {
@@ -221,6 +223,7 @@ impl Op {
                 shell_quote(value)
             )],
             Op::Spawn { ns, argv } => vec![format!("{}{} &", ns.exec_prefix(), shell_join(argv))],
+            Op::Firewall(batch) => batch.shell(),
         }
     }
 
@@ -307,6 +310,10 @@ impl Op {
                 sysctl::set(ns, key, value)?;
                 Ok(Outcome::default())
             }
+            Op::Firewall(batch) => {
+                batch.apply()?;
+                Ok(Outcome::default())
+            }
             Op::Spawn { ns, argv } => {
                 let (_child, spawned) = process::spawn_in(ns, argv, None)?;
                 Ok(Outcome {
@@ -355,6 +362,7 @@ impl Op {
                 Some(old) => sysctl::set(ns, key, old),
                 None => Ok(()),
             },
+            Op::Firewall(batch) => batch.undo(),
             Op::Spawn { .. } => match outcome {
                 Some(Outcome {
                     pid: Some(pid),

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use super::{undo_after, EndStatus, Journal, Op};
 use crate::error::{Error, Result};
+use crate::kernel::firewall::Batch;
 use crate::kernel::Kernel;
 
 enum Mode {
@@ -15,6 +16,9 @@ enum Mode {
 pub struct Session {
     pub kernel: Kernel,
     mode: Mode,
+    /// Firewall rules gathered for one `iptables-restore`, journaled and
+    /// applied together before the next other change (see [`Session::flush`]).
+    pending_rules: Option<Batch>,
 }
 
 impl Session {
@@ -22,6 +26,7 @@ impl Session {
         Session {
             kernel,
             mode: Mode::Apply(journal),
+            pending_rules: None,
         }
     }
 
@@ -31,6 +36,7 @@ impl Session {
         Session {
             kernel,
             mode: Mode::DryRun(out),
+            pending_rules: None,
         }
     }
 
@@ -49,8 +55,35 @@ impl Session {
         self.journal().map(|j| j.run_id.as_str())
     }
 
-    /// Journal the op, then apply it (or, in a dry run, print it).
-    pub fn apply(&mut self, mut op: Op) -> Result<()> {
+    /// Journal the op, then apply it (or, in a dry run, print it). Firewall
+    /// rules for the same namespace and family are gathered into one batch.
+    pub fn apply(&mut self, op: Op) -> Result<()> {
+        if let (Op::Firewall(batch), Mode::Apply(_)) = (&op, &self.mode) {
+            match &mut self.pending_rules {
+                Some(p) if p.ns == batch.ns && p.v6 == batch.v6 => {
+                    p.rules.extend(batch.rules.iter().cloned())
+                }
+                _ => {
+                    self.flush()?;
+                    self.pending_rules = Some(batch.clone());
+                }
+            }
+            return Ok(());
+        }
+        self.flush()?;
+        self.apply_now(op)
+    }
+
+    /// Apply gathered firewall rules now: before other changes, before a
+    /// program runs that may depend on them, and at the end of a run.
+    pub fn flush(&mut self) -> Result<()> {
+        match self.pending_rules.take() {
+            Some(batch) => self.apply_now(Op::Firewall(batch)),
+            None => Ok(()),
+        }
+    }
+
+    fn apply_now(&mut self, mut op: Op) -> Result<()> {
         match &mut self.mode {
             Mode::DryRun(out) => {
                 for line in op.shell() {
@@ -82,13 +115,10 @@ impl Session {
         }
     }
 
-    /// The sequence number of the newest change, to undo back to later.
-    pub fn checkpoint(&self) -> u64 {
-        self.journal().map_or(0, Journal::last_seq)
-    }
-
     /// Undo every change made after `checkpoint`; returns how many.
     pub fn undo_after(&mut self, checkpoint: u64) -> Result<usize> {
+        // Gathered rules never reached the journal or the kernel.
+        self.pending_rules = None;
         match &mut self.mode {
             Mode::Apply(journal) => undo_after(journal, &self.kernel, checkpoint),
             Mode::DryRun(_) => Ok(0),

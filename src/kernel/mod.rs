@@ -5,6 +5,7 @@
 //! thread inside it) and a current-thread tokio runtime that drives them;
 //! its methods are synchronous and take names, resolving them to indexes.
 
+pub mod firewall;
 pub mod netlink;
 pub mod netns;
 pub mod process;

@@ -13,7 +13,9 @@ use rtnetlink::packet_route::link::{
     LinkMessage, MacVlanMode,
 };
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteType,
+};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::sys::{AsyncSocket, TokioSocket};
 use rtnetlink::{Handle, LinkBridge, LinkMacVlan, LinkUnspec, LinkVxlan, RouteMessageBuilder};
@@ -426,7 +428,9 @@ pub struct RouteInfo {
 
 fn route_message(dest: IpNet, via: Option<IpAddr>, dev: Option<u32>) -> Result<RouteMessage> {
     let text = || format!("{dest}");
+    // Routes carry `proto boot`, as `ip route add` makes them.
     let mut b = RouteMessageBuilder::<IpAddr>::new()
+        .protocol(RouteProtocol::Boot)
         .destination_prefix(dest.addr(), dest.prefix_len())
         .map_err(|e| Error::invalid("route destination", text(), e.to_string()))?;
     if let Some(gw) = via {

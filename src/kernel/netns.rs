@@ -187,7 +187,7 @@ pub fn create<T: Send>(name: &str, init: impl FnOnce() -> Result<T> + Send) -> R
     OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0)
+        .mode(0o000)
         .open(&path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {

@@ -80,6 +80,31 @@ pub fn exec_in(ns: &NsRef, argv: &[String], timeout: Option<Duration>) -> Result
     })
 }
 
+/// Run a program in `ns` with `input` on its standard input (e.g. iptables-restore).
+pub fn exec_with_input(ns: &NsRef, argv: &[String], input: &str) -> Result<ExecOutput> {
+    use std::io::Write;
+    let (mut cmd, _fd) = command_in(ns, argv)?;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| spawn_error(argv, ns, e))?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child
+        .wait_with_output()
+        .context(|| format!("run {}", argv.join(" ")))?;
+    let _ = writer.join();
+    Ok(ExecOutput {
+        code: out.status.code().map(i64::from).unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        timed_out: false,
+    })
+}
+
 fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();

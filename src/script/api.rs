@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use rhai::{Array, Dynamic, Engine, FuncRegistration, Map};
+use rhai::{Array, Dynamic, Engine, Map};
 
 use super::handles::{fail, script_error, Link, Netns, Opts, OrScript, RhaiResult};
 use crate::journal::{Op, Session};
@@ -54,14 +54,21 @@ const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Api {
     pub session: Rc<RefCell<Session>>,
     pub params: Rc<RefCell<Params>>,
+    /// What a dry run has printed once already (it cannot ask the kernel).
+    pub mentioned: Rc<RefCell<BTreeSet<String>>>,
 }
 
 impl Api {
-    fn apply(&self, op: Op) -> RhaiResult<()> {
+    /// True the first time `what` is mentioned in this session.
+    pub(super) fn first_mention(&self, what: &str) -> bool {
+        self.mentioned.borrow_mut().insert(what.to_string())
+    }
+
+    pub(super) fn apply(&self, op: Op) -> RhaiResult<()> {
         self.session.borrow_mut().apply(op).or_script()
     }
 
-    fn dry_run(&self) -> bool {
+    pub(super) fn dry_run(&self) -> bool {
         self.session.borrow().is_dry_run()
     }
 
@@ -290,6 +297,7 @@ impl Api {
             .map(Duration::from_secs_f64)
             .unwrap_or(DEFAULT_EXEC_TIMEOUT);
         let check = opts.bool("check")?.unwrap_or(false);
+        self.session.borrow_mut().flush().or_script()?;
         if self.dry_run() {
             let mut session = self.session.borrow_mut();
             session
@@ -367,16 +375,6 @@ fn to_dynamic<T: serde::Serialize>(value: &T) -> RhaiResult<Dynamic> {
     rhai::serde::to_dynamic(value)
 }
 
-/// Register one function with its parameter names and one-line doc.
-macro_rules! api {
-    ($engine:expr, $name:literal, [$($param:literal),*], $doc:literal, $f:expr) => {
-        FuncRegistration::new($name)
-            .with_params_info([$($param),*])
-            .with_comments([concat!("/// ", $doc)])
-            .register_into_engine($engine, $f);
-    };
-}
-
 pub fn register(engine: &mut Engine, api: &Api) {
     engine
         .register_type_with_name::<Netns>("Netns")
@@ -408,6 +406,7 @@ pub fn register(engine: &mut Engine, api: &Api) {
     register_processes(engine, api);
     register_queries(engine, api);
     register_utilities(engine, api);
+    super::firewall_api::register(engine, api);
 }
 
 fn register_namespaces(engine: &mut Engine, api: &Api) {
@@ -845,6 +844,37 @@ fn register_queries(engine: &mut Engine, api: &Api) {
 }
 
 fn register_utilities(engine: &mut Engine, api: &Api) {
+    api!(engine, "cidr_host", ["subnet: &str", "n: i64", "String"],
+        "The n-th address of a subnet with its prefix: cidr_host(\"172.18.0.0/16\", 10) is \"172.18.0.10/16\".",
+        |subnet: &str, n: i64| -> RhaiResult<String> {
+            let net: IpNet = subnet.parse().map_err(|_| script_error(format!("cidr_host(): '{subnet}' is not a subnet like 172.18.0.0/16")))?;
+            let net = net.trunc();
+            let size_bits = u32::from(net.max_prefix_len() - net.prefix_len());
+            let fits = n >= 0 && (size_bits >= 63 || (n as u128) < (1u128 << size_bits));
+            if !fits {
+                return fail(format!("cidr_host(): {subnet} has no address number {n}"));
+            }
+            let ip = match net.network() {
+                IpAddr::V4(a) => IpAddr::from((u32::from(a) + n as u32).to_be_bytes()),
+                IpAddr::V6(a) => IpAddr::from((u128::from(a) + n as u128).to_be_bytes()),
+            };
+            Ok(format!("{ip}/{}", net.prefix_len()))
+        });
+    api!(
+        engine,
+        "cidr_ip",
+        ["cidr: &str", "String"],
+        "The address part of a CIDR: cidr_ip(\"172.18.0.10/16\") is \"172.18.0.10\".",
+        |cidr: &str| -> RhaiResult<String> {
+            cidr.parse::<IpNet>()
+                .map(|n| n.addr().to_string())
+                .map_err(|_| {
+                    script_error(format!(
+                        "cidr_ip(): '{cidr}' is not an address with a prefix"
+                    ))
+                })
+        }
+    );
     let a = api.clone();
     api!(
         engine,

@@ -1,7 +1,18 @@
 //! The Rhai side: an engine with plumb's API registered, limits that stop a
 //! runaway script, module resolution, and errors that name file, line and column.
 
+/// Register one function with its parameter names and one-line doc.
+macro_rules! api {
+    ($engine:expr, $name:literal, [$($param:literal),*], $doc:literal, $f:expr) => {
+        ::rhai::FuncRegistration::new($name)
+            .with_params_info([$($param),*])
+            .with_comments([concat!("/// ", $doc)])
+            .register_into_engine($engine, $f);
+    };
+}
+
 pub mod api;
+mod firewall_api;
 pub mod handles;
 
 use std::cell::RefCell;
@@ -52,6 +63,7 @@ pub fn engine(
     let api = Api {
         session,
         params: Rc::new(RefCell::new(params)),
+        mentioned: Default::default(),
     };
     api::register(&mut engine, &api);
     (engine, api)

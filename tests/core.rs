@@ -1,0 +1,223 @@
+//! The core against the real kernel, each test in its own sandbox: build,
+//! check with `ip` and ping, roll back, and compare with the state before.
+
+mod common;
+use common::{sandbox, script_file};
+
+#[test]
+fn bridge_topology_builds_pings_and_rolls_back_to_the_state_before() {
+    let out = sandbox(
+        r#"
+        before=$(snapshot)
+        plumb run tests/fixtures/two-containers.rhai
+        ip -j link show veth0 | grep -q '"master":"br0"' || die "veth0 not on br0"
+        ip -n netns0 -o addr show ceth0 | grep -q '172.18.0.10/16' || die "no address on ceth0"
+        ip -n netns1 route | grep -q 'default via 172.18.0.1' || die "no default route in netns1"
+        ip netns exec netns0 ping -c1 -W2 172.18.0.20 >/dev/null || die "netns0 cannot reach netns1"
+        ping -c1 -W2 172.18.0.10 >/dev/null || die "the host cannot reach netns0"
+        ip -d link show veth0 | grep -q 'alias plumb:' || die "veth0 carries no ownership mark"
+        plumb journal list | grep -q applied || die "run not listed as applied"
+        plumb rollback --last
+        after=$(snapshot)
+        [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); die "state differs after rollback"; }
+        plumb journal list | grep -q 'rolled back' || die "run not listed as rolled back"
+        echo done
+        "#,
+    )
+    .ok();
+    assert!(out.stdout.contains("done"));
+    assert!(
+        out.stderr.contains("undo with: plumb rollback"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_name_clash_in_the_middle_rolls_back_everything_and_spares_the_other_link() {
+    let script = script_file(
+        "clash.rhai",
+        r#"
+let ns = netns("netns0");
+let br = bridge("br0");
+addr(br, "172.18.0.1/16");
+let v = veth("clash", #{ peer: "ceth0", netns: ns, master: br });
+"#,
+    );
+    let out = sandbox(&format!(
+        r#"
+        ip link add clash type veth peer name other
+        before=$(snapshot)
+        if plumb run {script}; then die "the run should fail"; fi
+        after=$(snapshot)
+        [ "$before" = "$after" ] || {{ diff <(echo "$before") <(echo "$after"); die "state differs"; }}
+        "#,
+        script = script.display()
+    ))
+    .ok();
+    assert!(
+        out.stderr
+            .contains("clash.rhai:5:9: create link 'clash': File exists"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("rolled back the 4 change(s)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_a_position_and_leaves_nothing() {
+    // (script name, source, what the error must say)
+    let cases = [
+        ("bad-cidr", "let b = bridge(\"br0\");\naddr(b, \"172.18.0.300/16\");", "bad-cidr.rhai:2:1: invalid address '172.18.0.300/16'"),
+        ("long-name", "let b = bridge(\"br0\");\nveth(\"a-very-long-name0\", #{ peer: \"p\" });", "long-name.rhai:2:1: invalid interface name 'a-very-long-name0': interface names are limited to 15 bytes"),
+        ("unknown-ns", "netns(\"a\");\nlink(netns_open(\"nope\"), \"eth0\");", "unknown-ns.rhai:2:6: network namespace 'nope' does not exist"),
+        ("unknown-key", "netns(\"a\");\nveth(\"v0\", #{ peer: \"c0\", colour: \"red\" });", "unknown-key.rhai:2:1: veth(): unknown option 'colour'"),
+        ("syntax", "netns(\"a\");\nlet = 4;", "syntax.rhai:2:5:"),
+        ("endless", "netns(\"a\");\nloop { }", "an endless loop?"),
+        ("throw", "netns(\"a\");\nthrow \"stop here\";", "throw.rhai:2:1: stop here"),
+        ("assert", "netns(\"a\");\nassert(1 == 2, \"numbers\");", "assert.rhai:2:1: assertion failed: numbers"),
+        ("not-net-sysctl", "sysctl(host(), \"kernel.hostname\", \"x\");", "only per-namespace network keys"),
+    ];
+    let mut body = String::from("before=$(snapshot)\n");
+    for (name, source, _) in &cases {
+        let path = script_file(&format!("{name}.rhai"), source);
+        body += &format!(
+            "if plumb run {p} 2>>/tmp/errors; then die '{name} should fail'; fi\n\
+             [ \"$before\" = \"$(snapshot)\" ] || die '{name} left something behind'\n",
+            p = path.display()
+        );
+    }
+    body += "cat /tmp/errors\n";
+    let out = sandbox(&body).ok();
+    for (name, _, want) in &cases {
+        assert!(
+            out.stdout.contains(want),
+            "{name}: expected {want:?} in\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn a_run_killed_mid_way_is_incomplete_and_rollback_finishes_the_job() {
+    let script = script_file(
+        "slow.rhai",
+        r#"
+let br = bridge("br0");
+for i in 0..3 {
+    let ns = netns(`netns${i}`);
+    veth(`veth${i}`, #{ peer: "eth0", netns: ns, master: br });
+}
+spawn_in(netns_open("netns0"), ["sleep", "1000"]);
+sleep(60);
+"#,
+    );
+    let out = sandbox(&format!(
+        r#"
+        before=$(snapshot)
+        plumb run {script} & pid=$!
+        for _ in $(seq 100); do ls /run/netns 2>/dev/null | grep -q netns2 && grep -q spawn /run/plumb/*.jsonl 2>/dev/null && break; sleep 0.1; done
+        sleep 0.2
+        kill -9 $pid; wait $pid || true
+        plumb journal list | grep -q incomplete || die "killed run not listed as incomplete"
+        grep -lq '^sleep' /proc/[0-9]*/comm 2>/dev/null || die "the spawned process should still run"
+        plumb rollback --last
+        after=$(snapshot)
+        [ "$before" = "$after" ] || {{ diff <(echo "$before") <(echo "$after"); die "state differs after rollback"; }}
+        for c in /proc/[0-9]*/comm; do [ "$(cat $c 2>/dev/null)" = sleep ] && die "spawned process left running"; done
+        echo clean
+        "#,
+        script = script.display()
+    ))
+    .ok();
+    assert!(out.stdout.contains("clean"));
+}
+
+#[test]
+fn rollback_never_deletes_a_same_named_object_made_by_someone_else() {
+    let out = sandbox(
+        r#"
+        plumb run tests/fixtures/two-containers.rhai 2>/dev/null
+        # Someone replaces br0 and netns1 with their own after the run.
+        ip link del br0 && ip link add br0 type bridge
+        ip netns del netns1 && ip netns add netns1
+        if plumb rollback --last 2>/tmp/err; then die "rollback should report what it left alone"; fi
+        ip link show br0 >/dev/null || die "someone else's br0 was deleted"
+        ip netns list | grep -q netns1 || die "someone else's netns1 was deleted"
+        ip netns list | grep -q netns0 && die "netns0 was not rolled back"
+        cat /tmp/err
+        "#,
+    )
+    .ok();
+    assert!(
+        out.stdout
+            .contains("link 'br0' in the host namespace was not made by this run"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("namespace 'netns1' is not the one this run created"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn dry_run_prints_a_shell_script_that_builds_the_same_state() {
+    // Compare what the printed commands build with what plumb builds, each in a fresh sandbox.
+    const VIEW: &str = r##"
+        for ns in host $(ls /run/netns); do
+          if [ "$ns" = host ]; then ipn="ip"; else ipn="ip -n $ns"; fi
+          echo "# $ns"; $ipn -br link | awk '{print $1, $2}'; $ipn -br addr | awk '{$2=""; print}' | sed -E 's/ fe80::[^ ]+//'; $ipn route
+        done
+        cat /proc/sys/net/ipv6/conf/default/disable_ipv6
+        "##;
+    let text = sandbox("plumb run --dry-run tests/fixtures/two-containers.rhai")
+        .ok()
+        .stdout;
+    assert!(
+        text.contains("ip link add veth0 type veth peer name ceth0 netns netns0"),
+        "{text}"
+    );
+    let path = script_file("dry.sh", &text);
+    let by_shell = sandbox(&format!(
+        "sh -e {} >/dev/null; sleep 0.2\n{VIEW}",
+        path.display()
+    ))
+    .ok()
+    .stdout;
+    let by_plumb = sandbox(&format!(
+        "plumb run tests/fixtures/two-containers.rhai 2>/dev/null; sleep 0.2\n{VIEW}"
+    ))
+    .ok()
+    .stdout;
+    assert_eq!(by_shell, by_plumb);
+    assert!(by_plumb.contains("172.18.0.10/16"), "{by_plumb}");
+}
+
+#[test]
+fn doc_prints_every_api_function_with_its_doc() {
+    let out = std::process::Command::new(common::plumb())
+        .arg("doc")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "netns(name: &str) -> Netns",
+        "veth(name: &str, options: Map) -> Link",
+        "exec_in(",
+        "spawn_in(",
+        "route(",
+        "sysctl(",
+        "param(",
+        "netns_pid(",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+    assert!(text.contains("Create a named network namespace"), "{text}");
+}
