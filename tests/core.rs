@@ -10,17 +10,17 @@ fn bridge_topology_builds_pings_and_rolls_back_to_the_state_before() {
         r#"
         before=$(snapshot)
         plumb run tests/fixtures/two-containers.rhai
-        ip -j link show veth0 | grep -q '"master":"br0"' || die "veth0 not on br0"
-        ip -n netns0 -o addr show ceth0 | grep -q '172.18.0.10/16' || die "no address on ceth0"
-        ip -n netns1 route | grep -q 'default via 172.18.0.1' || die "no default route in netns1"
+        ip -j link show veth0 | grep '"master":"br0"' >/dev/null || die "veth0 not on br0"
+        ip -n netns0 -o addr show ceth0 | grep '172.18.0.10/16' >/dev/null || die "no address on ceth0"
+        ip -n netns1 route | grep 'default via 172.18.0.1' >/dev/null || die "no default route in netns1"
         ip netns exec netns0 ping -c1 -W2 172.18.0.20 >/dev/null || die "netns0 cannot reach netns1"
         ping -c1 -W2 172.18.0.10 >/dev/null || die "the host cannot reach netns0"
-        ip -d link show veth0 | grep -q 'alias plumb:' || die "veth0 carries no ownership mark"
-        plumb journal list | grep -q applied || die "run not listed as applied"
+        ip -d link show veth0 | grep 'alias plumb:' >/dev/null || die "veth0 carries no ownership mark"
+        plumb journal list | grep applied >/dev/null || die "run not listed as applied"
         plumb rollback --last
         after=$(snapshot)
         [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); die "state differs after rollback"; }
-        plumb journal list | grep -q 'rolled back' || die "run not listed as rolled back"
+        plumb journal list | grep 'rolled back' >/dev/null || die "run not listed as rolled back"
         echo done
         "#,
     )
@@ -123,7 +123,7 @@ sleep(60);
         for _ in $(seq 100); do ls /run/netns 2>/dev/null | grep -q netns2 && grep -q spawn /run/plumb/*.jsonl 2>/dev/null && break; sleep 0.1; done
         sleep 0.2
         kill -9 $pid; wait $pid || true
-        plumb journal list | grep -q incomplete || die "killed run not listed as incomplete"
+        plumb journal list | grep incomplete >/dev/null || die "killed run not listed as incomplete"
         grep -lq '^sleep' /proc/[0-9]*/comm 2>/dev/null || die "the spawned process should still run"
         plumb rollback --last
         after=$(snapshot)
@@ -147,8 +147,8 @@ fn rollback_never_deletes_a_same_named_object_made_by_someone_else() {
         ip netns del netns1 && ip netns add netns1
         if plumb rollback --last 2>/tmp/err; then die "rollback should report what it left alone"; fi
         ip link show br0 >/dev/null || die "someone else's br0 was deleted"
-        ip netns list | grep -q netns1 || die "someone else's netns1 was deleted"
-        ip netns list | grep -q netns0 && die "netns0 was not rolled back"
+        ip netns list | grep netns1 >/dev/null || die "someone else's netns1 was deleted"
+        ip netns list | grep netns0 >/dev/null && die "netns0 was not rolled back"
         cat /tmp/err
         "#,
     )

@@ -37,7 +37,7 @@ fn masquerade_lets_containers_out_with_the_host_address_and_rollback_restores_ev
         echo_source
         seen=$(connect_from netns0)
         [ "$seen" = 10.0.2.15 ] || die "outside saw $seen, not the host's uplink address"
-        iptables -t nat -S PLUMB-POSTROUTING | grep -q -- '--comment "\?plumb:' || die "rules carry no run comment"
+        iptables -t nat -S PLUMB-POSTROUTING | grep -- '--comment "\?plumb:' >/dev/null || die "rules carry no run comment"
         plumb rollback --last
         after=$(snapshot)
         [ "$before" = "$after" ] || {{ diff <(echo "$before") <(echo "$after"); die "state differs after rollback"; }}
