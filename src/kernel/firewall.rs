@@ -108,37 +108,51 @@ impl Batch {
         }
     }
 
-    /// What --dry-run prints: the chain set-up (once, guarded) and one
-    /// `iptables` command per rule, as a reader of the tutorials would type them.
+    /// What --dry-run prints: the chain set-up (guarded, so it can repeat)
+    /// and one `iptables` command per rule, as a reader of the tutorials would type them.
     pub fn shell(&self) -> Vec<String> {
-        let cmd = self.command();
+        let mut lines = self.setup_shell();
+        lines.extend(self.rules_shell());
+        lines
+    }
+
+    /// Guarded commands that create plumb's chains this batch uses and jump to them.
+    pub fn setup_shell(&self) -> Vec<String> {
+        let cmd = format!("{}{}", self.ns.exec_prefix(), self.command());
         let mut lines = Vec::new();
         for (table, builtin, chain, jump) in CHAINS {
-            if self
+            if !self
                 .rules
                 .iter()
                 .any(|r| r.table == *table && r.chain == *chain)
             {
-                let jump = if jump.is_empty() {
-                    String::new()
-                } else {
-                    format!("{jump} ")
-                };
-                lines.push(format!(
-                    "{cmd} -t {table} -N {chain} 2>/dev/null || true; {cmd} -t {table} -C {builtin} {jump}-j {chain} 2>/dev/null || {cmd} -t {table} -I {builtin} 1 {jump}-j {chain}"
-                ));
+                continue;
             }
-        }
-        for r in &self.rules {
-            let verb = if r.first { "-I" } else { "-A" };
+            let new_chain = format!("{cmd} -t {table} -N {chain} 2>/dev/null || true");
+            if !lines.contains(&new_chain) {
+                lines.push(new_chain);
+            }
+            let jump = if jump.is_empty() {
+                String::new()
+            } else {
+                format!("{jump} ")
+            };
             lines.push(format!(
-                "{}{cmd} -t {} {}",
-                self.ns.exec_prefix(),
-                r.table,
-                r.line(verb, &self.comment)
+                "{cmd} -t {table} -C {builtin} {jump}-j {chain} 2>/dev/null || {cmd} -t {table} -I {builtin} 1 {jump}-j {chain}"
             ));
         }
         lines
+    }
+
+    fn rules_shell(&self) -> Vec<String> {
+        let cmd = format!("{}{}", self.ns.exec_prefix(), self.command());
+        self.rules
+            .iter()
+            .map(|r| {
+                let verb = if r.first { "-I" } else { "-A" };
+                format!("{cmd} -t {} {}", r.table, r.line(verb, &self.comment))
+            })
+            .collect()
     }
 
     fn restore_input(&self, verb_for: impl Fn(&Rule) -> &'static str) -> String {
@@ -331,11 +345,33 @@ mod tests {
     }
 
     #[test]
-    fn dry_run_text_sets_up_chains_once_and_prints_each_rule() {
+    fn dry_run_text_sets_up_each_chain_then_prints_each_rule() {
         let lines = batch().shell();
-        assert_eq!(lines.len(), 4, "{lines:#?}");
-        assert!(lines[0].contains("-t nat -N PLUMB-POSTROUTING"));
-        assert!(lines[2].starts_with("iptables -t nat -A PLUMB-POSTROUTING -s 172.18.0.0/16"));
+        assert_eq!(lines.len(), 6, "{lines:#?}");
+        assert_eq!(
+            lines[0],
+            "iptables -t nat -N PLUMB-POSTROUTING 2>/dev/null || true"
+        );
+        assert!(lines[1].contains("-C POSTROUTING -j PLUMB-POSTROUTING 2>/dev/null ||"));
+        assert!(lines[4].starts_with("iptables -t nat -A PLUMB-POSTROUTING -s 172.18.0.0/16"));
+        assert!(lines[5].starts_with("iptables -t filter -I PLUMB-FORWARD 1 -i br0"));
+    }
+
+    #[test]
+    fn dry_run_text_for_a_namespace_runs_every_command_inside_it() {
+        let batch = Batch {
+            ns: NsRef::Named("ns1".into()),
+            ..batch()
+        };
+        for line in batch.shell() {
+            // Both sides of `||` must run in the namespace, not only the first.
+            for command in line.split(" || ") {
+                assert!(
+                    command.starts_with("ip netns exec ns1 ") || command == "true",
+                    "{line}"
+                );
+            }
+        }
     }
 
     #[test]
