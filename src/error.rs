@@ -36,6 +36,9 @@ pub enum Error {
     Journal(String),
     #[error("firewall: {0}")]
     Firewall(String),
+    /// A connectivity probe (TCP connect, HTTP GET) did not get through.
+    #[error("{0}")]
+    Probe(String),
     /// Several undo steps failed; each is listed.
     #[error("rollback left {} error(s):\n  {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
     Undo(Vec<Error>),

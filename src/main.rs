@@ -1,10 +1,12 @@
 //! plumb: container networking as reusable, journaled Rhai scripts.
 
 mod error;
+mod ipam;
 mod journal;
 mod kernel;
 mod run;
 mod sandbox;
+mod scenario;
 mod script;
 
 use std::path::PathBuf;
@@ -59,6 +61,25 @@ enum Command {
         /// Only functions whose name contains this.
         name: Option<String>,
     },
+    /// Run scenario scripts, each in its own fresh sandbox, and check that
+    /// rolling each back restores its sandbox. Ends with "N passed, N failed".
+    Test {
+        /// Scenario files, or directories of .rhai files.
+        #[arg(default_value = "tests/scenarios")]
+        paths: Vec<PathBuf>,
+        /// Scenarios run at once (default: the number of CPUs).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Seconds a scenario may take before it is stopped and fails.
+        #[arg(long, default_value_t = 120.0)]
+        timeout: f64,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// One scenario inside a sandbox (what `plumb test` runs for each file).
+    #[command(hide = true)]
+    Scenario { script: PathBuf },
     /// Run a command (default: a shell) inside a fresh sandbox.
     Sandbox {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -141,6 +162,43 @@ fn dispatch(command: Command, sandboxed: bool) -> error::Result<ExitCode> {
             print_reference(name.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Test {
+            paths,
+            jobs,
+            timeout,
+            junit,
+        } => {
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if !(timeout.is_finite() && timeout > 0.0) {
+                return Err(error::Error::invalid(
+                    "timeout",
+                    timeout.to_string(),
+                    "it must be a positive number of seconds",
+                ));
+            }
+            let passed = scenario::test(scenario::TestArgs {
+                paths,
+                jobs,
+                timeout: std::time::Duration::from_secs_f64(timeout),
+                junit,
+            })?;
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Scenario { .. } if !sandboxed => Err(error::Error::invalid(
+            "command",
+            "scenario",
+            "it runs only inside a sandbox: use `plumb test FILE`",
+        )),
+        Command::Scenario { script } => Ok(if scenario::run_in_sandbox(&script)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
         Command::Sandbox { command } => exec_shell(command),
     }
 }
@@ -150,9 +208,13 @@ fn print_reference(filter: Option<&str>) -> error::Result<()> {
     let (engine, _) = script::engine(
         std::rc::Rc::new(std::cell::RefCell::new(session)),
         Default::default(),
-        None,
     );
     for f in script::reference(&engine) {
+        if filter.is_none_or(|n| f.name.contains(n)) {
+            println!("{}\n    {}\n", f.signature, f.doc);
+        }
+    }
+    for f in script::stdlib::reference(&engine) {
         if filter.is_none_or(|n| f.name.contains(n)) {
             println!("{}\n    {}\n", f.signature, f.doc);
         }

@@ -55,18 +55,17 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         Session::new(kernel, Journal::create(&canonical(&args.script))?)
     };
     let session = Rc::new(RefCell::new(session));
-    let dir = args
-        .script
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let (engine, api) = script::engine(session.clone(), Params::new(args.params), Some(dir));
+    let (engine, api) = script::engine(session.clone(), Params::new(args.params));
     stop_scripts_on_signals();
 
     let result = engine
         .compile(&source)
         .map_err(|e| e.into())
-        .and_then(|ast| engine.run_ast(&ast))
+        .and_then(|mut ast| {
+            // `import` and run_script() resolve relative paths from the script's directory.
+            ast.set_source(file.as_str());
+            engine.run_ast(&ast)
+        })
         .map_err(|e| ScriptError::from_rhai(&file, &e))
         .and_then(|()| {
             session.borrow_mut().flush().map_err(|e| ScriptError {

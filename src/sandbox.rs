@@ -56,6 +56,10 @@ pub fn enter() -> Result<()> {
         }
         ForkResult::Child => {}
     }
+    // If the caller dies (say, `plumb test` stops a scenario that ran too
+    // long), so does this init, and with it everything in the sandbox.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .context(|| "tie the sandbox to its caller".into())?;
     // pid 1 of the new PID namespace: mount its /proc, then run the command as
     // pid 2 (pid 1 ignores default-fatal signals) and reap orphans until it ends.
     mount(

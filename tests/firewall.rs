@@ -3,7 +3,7 @@
 //! containers. Traffic goes only to addresses the sandbox assigned.
 
 mod common;
-use common::{sandbox, script_file};
+use common::{each_fails_and_leaves_nothing, sandbox};
 
 /// A one-shot TCP server in `outside` that answers with the address it sees.
 const SOURCE_ECHO: &str = r#"
@@ -112,23 +112,12 @@ fn a_bad_rule_in_the_middle_rolls_back_the_rules_before_it() {
             "iptables rejected `-A NO-SUCH-CHAIN",
         ),
     ];
-    let mut body = String::from("before=$(snapshot)\n");
-    for (name, tail, _) in &cases {
-        let source = format!("masquerade(\"172.18.0.0/16\");\npublish(#{{ port: 8080, to: \"172.18.0.20:80\" }});\n{tail}\n");
-        let path = script_file(&format!("{name}.rhai"), &source);
-        body += &format!(
-            "if plumb run {p} 2>>/tmp/errors; then die '{name} should fail'; fi\n\
-             [ \"$before\" = \"$(snapshot)\" ] || {{ snapshot; die '{name} left something behind'; }}\n",
-            p = path.display()
-        );
-    }
-    body += "cat /tmp/errors\n";
-    let out = sandbox(&body).ok();
-    for (name, _, want) in &cases {
-        assert!(
-            out.stdout.contains(want),
-            "{name}: expected {want:?} in\n{}",
-            out.stdout
-        );
-    }
+    let cases: Vec<(&str, String, &str)> = cases
+        .iter()
+        .map(|(name, tail, want)| {
+            let source = format!("masquerade(\"172.18.0.0/16\");\npublish(#{{ port: 8080, to: \"172.18.0.20:80\" }});\n{tail}\n");
+            (*name, source, *want)
+        })
+        .collect();
+    each_fails_and_leaves_nothing(&cases);
 }

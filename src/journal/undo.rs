@@ -39,9 +39,14 @@ pub fn undo_after(journal: &mut Journal, kernel: &Kernel, after: u64) -> Result<
     for i in targets {
         let entry = journal.entries()[i].clone();
         let covered = doomed.iter().any(|ns| entry.op.lives_in_netns(ns));
-        let veth_end = doomed
-            .iter()
-            .find_map(|ns| entry.op.veth_end_removed_with(ns));
+        // A veth with both ends in doomed namespaces goes with them: nothing to wait for.
+        let veth_end = if covered {
+            None
+        } else {
+            doomed
+                .iter()
+                .find_map(|ns| entry.op.veth_end_removed_with(ns))
+        };
         if let Some((ns, name)) = veth_end {
             removed_with_netns
                 .entry(format!("{ns:?}"))

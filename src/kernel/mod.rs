@@ -8,6 +8,7 @@
 pub mod firewall;
 pub mod netlink;
 pub mod netns;
+pub mod probe;
 pub mod process;
 pub mod sysctl;
 

@@ -8,30 +8,38 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use rhai::{Array, Dynamic, Engine, Map};
+use std::path::{Path, PathBuf};
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 
 use super::handles::{fail, script_error, Link, Netns, Opts, OrScript, RhaiResult};
+use super::ScriptError;
 use crate::journal::{Op, Session};
 use crate::kernel::{
     netns, process, sysctl, LinkChange, LinkKind, MacvlanMode, NsRef, Route, VxlanSpec,
 };
 
-/// `--set key=value` parameters, and which of them the script read.
+/// `--set key=value` parameters, and which of them the script read. A script
+/// started with run_script() sees only the parameters it was given.
 #[derive(Default)]
 pub struct Params {
     values: BTreeMap<String, String>,
     used: BTreeSet<String>,
+    nested: Vec<BTreeMap<String, String>>,
 }
 
 impl Params {
     pub fn new(values: BTreeMap<String, String>) -> Self {
         Params {
             values,
-            used: BTreeSet::new(),
+            ..Default::default()
         }
     }
 
     fn take(&mut self, name: &str) -> Option<String> {
+        if let Some(inner) = self.nested.last() {
+            return inner.get(name).cloned();
+        }
         self.used.insert(name.to_string());
         self.values.get(name).cloned()
     }
@@ -333,6 +341,30 @@ impl Api {
 
     fn param(&self, name: &str) -> Option<String> {
         self.params.borrow_mut().take(name)
+    }
+
+    /// Run another script file in this run, with `params` as its parameters;
+    /// a relative path is taken from the calling script's directory.
+    fn run_script(&self, ctx: &NativeCallContext, path: &str, params: Map) -> RhaiResult<Dynamic> {
+        let dir = ctx.call_source().and_then(|s| Path::new(s).parent());
+        let file = dir.map_or_else(|| PathBuf::from(path), |d| d.join(path));
+        let name = file.display().to_string();
+        let located = |e: &EvalAltResult| script_error(ScriptError::from_rhai(&name, e));
+        let source = std::fs::read_to_string(&file)
+            .map_err(|e| script_error(format!("run_script(): cannot read {name}: {e}")))?;
+        let mut ast = ctx
+            .engine()
+            .compile(&source)
+            .map_err(|e| located(&e.into()))?;
+        ast.set_source(name.as_str());
+        let values = params
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.params.borrow_mut().nested.push(values);
+        let result = ctx.engine().eval_ast::<Dynamic>(&ast);
+        self.params.borrow_mut().nested.pop();
+        result.map_err(|e| located(&e))
     }
 }
 
@@ -860,6 +892,13 @@ fn register_utilities(engine: &mut Engine, api: &Api) {
             };
             Ok(format!("{ip}/{}", net.prefix_len()))
         });
+    api!(engine, "cidr_size", ["subnet: &str", "i64"],
+        "How many addresses a subnet holds, network and broadcast included: cidr_size(\"10.0.0.0/24\") is 256 (at most 2^62).",
+        |subnet: &str| -> RhaiResult<i64> {
+            let net: IpNet = subnet.parse().map_err(|_| script_error(format!("cidr_size(): '{subnet}' is not a subnet like 172.18.0.0/16")))?;
+            let bits = u32::from(net.max_prefix_len() - net.prefix_len()).min(62);
+            Ok(1i64 << bits)
+        });
     api!(
         engine,
         "cidr_ip",
@@ -875,6 +914,14 @@ fn register_utilities(engine: &mut Engine, api: &Api) {
                 })
         }
     );
+    let a = api.clone();
+    api!(engine, "run_script", ["path: &str", "Dynamic"],
+        "Run another script in this run (its changes join this run's journal); the path is relative to the calling script.",
+        move |ctx: NativeCallContext, path: &str| a.run_script(&ctx, path, Map::new()));
+    let a = api.clone();
+    api!(engine, "run_script", ["path: &str", "params: Map", "Dynamic"],
+        "run_script() with parameters: the map plays the part of --set for that script (and only for it).",
+        move |ctx: NativeCallContext, path: &str, params: Map| a.run_script(&ctx, path, params));
     let a = api.clone();
     api!(
         engine,

@@ -14,11 +14,13 @@ macro_rules! api {
 pub mod api;
 mod firewall_api;
 pub mod handles;
+mod ipam_api;
+mod probe_api;
+pub mod stdlib;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -35,12 +37,9 @@ pub const MAX_OPERATIONS: u64 = 20_000_000;
 /// Set from a signal handler; the engine checks it between operations.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// An engine with the API bound to `session`; `import` looks in `script_dir` first.
-pub fn engine(
-    session: Rc<RefCell<Session>>,
-    params: Params,
-    script_dir: Option<&Path>,
-) -> (Engine, Api) {
+/// An engine with the API bound to `session`. `import` takes stdlib names
+/// first, then files beside the importing script (its AST's source).
+pub fn engine(session: Rc<RefCell<Session>>, params: Params) -> (Engine, Api) {
     let mut engine = Engine::new();
     engine
         .set_max_operations(MAX_OPERATIONS)
@@ -55,10 +54,12 @@ pub fn engine(
                 .load(Ordering::Relaxed)
                 .then(|| Dynamic::from("interrupted"))
         });
+    let native = vec![("ipam", ipam_api::module(&mut engine))];
     let mut resolvers = ModuleResolversCollection::new();
-    if let Some(dir) = script_dir {
-        resolvers.push(FileModuleResolver::new_with_path(dir));
-    }
+    // stdlib names first: a script named docker.rhai must not shadow the
+    // stdlib by accident (or import itself); "./docker" still reaches a local file.
+    resolvers.push(stdlib::StdlibResolver::new(native));
+    resolvers.push(FileModuleResolver::new());
     engine.set_module_resolver(resolvers);
     let api = Api {
         session,
@@ -66,6 +67,7 @@ pub fn engine(
         mentioned: Default::default(),
     };
     api::register(&mut engine, &api);
+    probe_api::register(&mut engine, &api);
     (engine, api)
 }
 

@@ -1,0 +1,174 @@
+//! Connectivity probes for scenarios: ping, TCP connect, HTTP GET, each from
+//! inside a namespace. They change nothing, so they are not journaled; a dry
+//! run prints what would be tried as a comment and assumes success.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use rhai::{Engine, Map};
+
+use super::api::Api;
+use super::handles::{script_error, Netns, Opts, OrScript, RhaiResult};
+use crate::kernel::probe;
+
+impl Api {
+    /// In a dry run, print what a probe would try and return true.
+    fn dry_probe(&self, what: String) -> RhaiResult<bool> {
+        if !self.dry_run() {
+            return Ok(false);
+        }
+        self.session
+            .borrow_mut()
+            .print_command(&format!("# probe: {what}"))
+            .or_script()?;
+        Ok(true)
+    }
+
+    /// Flush gathered firewall rules: a probe may depend on them.
+    fn before_probe(&self) -> RhaiResult<()> {
+        self.session.borrow_mut().flush().or_script()
+    }
+}
+
+fn timeout(opts: &Opts, default: f64) -> RhaiResult<Duration> {
+    Ok(Duration::from_secs_f64(
+        opts.seconds("timeout")?.unwrap_or(default),
+    ))
+}
+
+fn ip_arg(func: &str, text: &str) -> RhaiResult<IpAddr> {
+    text.parse().map_err(|_| {
+        script_error(format!(
+            "{func}(): '{text}' is not an IP address like 10.0.0.2"
+        ))
+    })
+}
+
+fn target_arg(func: &str, text: &str) -> RhaiResult<SocketAddr> {
+    text.parse().map_err(|_| {
+        script_error(format!(
+            "{func}(): '{text}' is not an address and port like 10.0.0.2:80"
+        ))
+    })
+}
+
+pub fn register(engine: &mut Engine, api: &Api) {
+    let ping = {
+        let a = api.clone();
+        move |ns: Netns, ip: &str, opts: Opts| -> RhaiResult<bool> {
+            let ip = ip_arg("ping", ip)?;
+            let limit = timeout(&opts, 1.0)?;
+            a.before_probe()?;
+            if a.dry_probe(format!("ping {ip} from {}", ns.name()))? {
+                return Ok(true);
+            }
+            probe::ping(&ns.0, ip, limit).or_script()
+        }
+    };
+    let p = ping.clone();
+    api!(
+        engine,
+        "ping",
+        ["ns: Netns", "ip: &str", "bool"],
+        "True when one ping from `ns` to `ip` is answered within 1 s.",
+        move |ns: Netns, ip: &str| p(ns, ip, Opts::empty("ping"))
+    );
+    api!(
+        engine,
+        "ping",
+        ["ns: Netns", "ip: &str", "opts: Map", "bool"],
+        "ping() with options: #{ timeout } in seconds.",
+        move |ns: Netns, ip: &str, opts: Map| ping(ns, ip, Opts::new("ping", opts, &["timeout"])?)
+    );
+
+    let tcp = {
+        let a = api.clone();
+        move |ns: Netns, target: &str, opts: Opts| -> RhaiResult<bool> {
+            let target = target_arg("tcp_connect", target)?;
+            let limit = timeout(&opts, 2.0)?;
+            a.before_probe()?;
+            if a.dry_probe(format!("TCP connect to {target} from {}", ns.name()))? {
+                return Ok(true);
+            }
+            Ok(probe::tcp_connect(&ns.0, target, limit).is_ok())
+        }
+    };
+    let t = tcp.clone();
+    api!(
+        engine,
+        "tcp_connect",
+        ["ns: Netns", "target: &str", "bool"],
+        "True when a TCP connection from `ns` to `target` (\"ip:port\") opens within 2 s.",
+        move |ns: Netns, target: &str| t(ns, target, Opts::empty("tcp_connect"))
+    );
+    api!(
+        engine,
+        "tcp_connect",
+        ["ns: Netns", "target: &str", "opts: Map", "bool"],
+        "tcp_connect() with options: #{ timeout } in seconds.",
+        move |ns: Netns, target: &str, opts: Map| {
+            tcp(ns, target, Opts::new("tcp_connect", opts, &["timeout"])?)
+        }
+    );
+
+    let wait = {
+        let a = api.clone();
+        move |ns: Netns, target: &str, opts: Opts| -> RhaiResult<()> {
+            let target = target_arg("wait_tcp", target)?;
+            let limit = timeout(&opts, 10.0)?;
+            a.before_probe()?;
+            if a.dry_probe(format!(
+                "wait until {target} accepts TCP from {}",
+                ns.name()
+            ))? {
+                return Ok(());
+            }
+            probe::wait_tcp(&ns.0, target, limit).map_err(|e| {
+                script_error(format!(
+                    "wait_tcp(): nothing accepted TCP on {target} from {} within {limit:?}: {e}",
+                    ns.name()
+                ))
+            })
+        }
+    };
+    let w = wait.clone();
+    api!(engine, "wait_tcp", ["ns: Netns", "target: &str", "()"],
+        "Wait (up to 10 s) until `target` (\"ip:port\") accepts TCP from `ns`: a server just spawned needs a moment.",
+        move |ns: Netns, target: &str| w(ns, target, Opts::empty("wait_tcp")));
+    api!(
+        engine,
+        "wait_tcp",
+        ["ns: Netns", "target: &str", "opts: Map", "()"],
+        "wait_tcp() with options: #{ timeout } in seconds.",
+        move |ns: Netns, target: &str, opts: Map| {
+            wait(ns, target, Opts::new("wait_tcp", opts, &["timeout"])?)
+        }
+    );
+
+    let http = {
+        let a = api.clone();
+        move |ns: Netns, url: &str, opts: Opts| -> RhaiResult<String> {
+            let parsed = probe::parse_http_url(url).or_script()?;
+            let limit = timeout(&opts, 5.0)?;
+            a.before_probe()?;
+            if a.dry_probe(format!("GET {url} from {}", ns.name()))? {
+                return Ok(String::new());
+            }
+            probe::http_get(&ns.0, &parsed, limit)
+                .map_err(|e| script_error(format!("http_get() from {}: {e}", ns.name())))
+        }
+    };
+    let h = http.clone();
+    api!(engine, "http_get", ["ns: Netns", "url: &str", "String"],
+        "GET `url` (http://IP[:PORT]/PATH) from inside `ns` and return the body; fails unless the answer is 2xx within 5 s.",
+        move |ns: Netns, url: &str| h(ns, url, Opts::empty("http_get")));
+    api!(
+        engine,
+        "http_get",
+        ["ns: Netns", "url: &str", "opts: Map", "String"],
+        "http_get() with options: #{ timeout } in seconds.",
+        move |ns: Netns, url: &str, opts: Map| {
+            http(ns, url, Opts::new("http_get", opts, &["timeout"])?)
+        }
+    );
+}
