@@ -62,7 +62,7 @@ let v = veth("clash", #{ peer: "ceth0", netns: ns, master: br });
         out.stderr
     );
     assert!(
-        out.stderr.contains("rolled back the 4 change(s)"),
+        out.stderr.contains("rolled back the 3 change(s)"),
         "{}",
         out.stderr
     );
@@ -170,7 +170,7 @@ fn dry_run_prints_a_shell_script_that_builds_the_same_state() {
         .ok()
         .stdout;
     assert!(
-        text.contains("ip link add veth0 type veth peer name ceth0 netns netns0"),
+        text.contains("ip link add veth0 master br0 type veth peer name ceth0 netns netns0"),
         "{text}"
     );
     let path = script_file("dry.sh", &text);

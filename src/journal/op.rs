@@ -7,19 +7,23 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::kernel::{firewall, process, sysctl, Kernel, LinkChange, LinkKind, NsRef, Route};
+use crate::kernel::{
+    firewall, process, sysctl, Kernel, LinkChange, LinkKind, LinkSettings, NsRef, Route,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// `ip netns add NAME` (+ lo up, + IPv6 off for new interfaces unless `ipv6`).
     NetnsAdd { name: String, ipv6: bool },
-    /// `ip link add ...`; the new link carries the run's mark as its alias.
+    /// `ip link add ...`, with its MTU, master and up state in the same
+    /// request; the new link carries the run's mark as its alias.
     LinkAdd {
         ns: NsRef,
         name: String,
         kind: LinkKind,
-        mtu: Option<u32>,
+        #[serde(flatten)]
+        settings: LinkSettings,
     },
     /// `ip link set NAME ...`; `old` is what undo restores (None: nothing to restore).
     LinkSet {
@@ -151,24 +155,41 @@ impl Op {
                 ns,
                 name,
                 kind,
-                mtu,
+                settings,
             } => {
                 let ip = ns.ip();
-                let mtu_arg = mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
+                let mtu_arg = settings
+                    .mtu
+                    .map(|m| format!(" mtu {m}"))
+                    .unwrap_or_default();
+                // The kernel opens a veth only once both ends exist: up comes after.
+                let veth = matches!(kind, LinkKind::Veth { .. });
+                let up_arg = if settings.up && !veth { " up" } else { "" };
+                let master_arg = settings
+                    .master
+                    .as_ref()
+                    .map(|m| format!(" master {m}"))
+                    .unwrap_or_default();
+                let head = format!("{ip} link add {name}{mtu_arg}{master_arg}{up_arg}");
                 vec![match kind {
                     LinkKind::Veth { peer, peer_netns } => {
                         let netns = match peer_netns {
                             Some(p) if p != ns => format!(" netns {}", p.ip_netns_arg()),
                             _ => String::new(),
                         };
-                        format!("{ip} link add {name}{mtu_arg} type veth peer name {peer}{mtu_arg}{netns}")
+                        let mut lines =
+                            vec![format!("{head} type veth peer name {peer}{mtu_arg}{netns}")];
+                        if settings.up {
+                            let peer_ip = peer_netns.as_ref().unwrap_or(ns).ip();
+                            lines.push(format!("{ip} link set {name} up"));
+                            lines.push(format!("{peer_ip} link set {peer} up"));
+                        }
+                        return lines;
                     }
-                    LinkKind::Bridge => format!("{ip} link add {name}{mtu_arg} type bridge"),
+                    LinkKind::Bridge => format!("{head} type bridge"),
                     LinkKind::Vxlan { spec, dev } => {
-                        let mut s = format!(
-                            "{ip} link add {name}{mtu_arg} type vxlan id {} dstport {}",
-                            spec.id, spec.port
-                        );
+                        let mut s =
+                            format!("{head} type vxlan id {} dstport {}", spec.id, spec.port);
                         for (word, value) in [
                             ("local", spec.local),
                             ("remote", spec.remote),
@@ -183,10 +204,9 @@ impl Op {
                         }
                         s
                     }
-                    LinkKind::Macvlan { parent, mode } => format!(
-                        "{ip} link add {name}{mtu_arg} link {parent} type macvlan mode {}",
-                        mode.as_str()
-                    ),
+                    LinkKind::Macvlan { parent, mode } => {
+                        format!("{head} link {parent} type macvlan mode {}", mode.as_str())
+                    }
                 }]
             }
             Op::LinkSet {
@@ -271,10 +291,9 @@ impl Op {
                 ns,
                 name,
                 kind,
-                mtu,
+                settings,
             } => {
-                k.add_link(ns, name, kind, *mtu)?;
-                k.set_link(ns, name, &LinkChange::Alias(mark.to_string()))?;
+                k.add_link(ns, name, kind, settings, mark)?;
                 Ok(Outcome::default())
             }
             Op::LinkSet {
@@ -421,7 +440,11 @@ mod tests {
                 peer: "ceth0".into(),
                 peer_netns: Some(NsRef::Named("netns0".into())),
             },
-            mtu: None,
+            settings: LinkSettings {
+                mtu: None,
+                master: Some("br0".into()),
+                up: true,
+            },
         }
     }
 
@@ -429,7 +452,11 @@ mod tests {
     fn ops_print_the_ip_commands_of_the_tutorials() {
         assert_eq!(
             veth().shell(),
-            vec!["ip link add veth0 type veth peer name ceth0 netns netns0"]
+            vec![
+                "ip link add veth0 master br0 type veth peer name ceth0 netns netns0",
+                "ip link set veth0 up",
+                "ip -n netns0 link set ceth0 up"
+            ]
         );
         let addr = Op::AddrAdd {
             ns: NsRef::Named("netns0".into()),

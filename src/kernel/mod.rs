@@ -23,6 +23,18 @@ use rtnetlink::Handle;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
+/// What a new link is created with, beyond its kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkSettings {
+    pub mtu: Option<u32>,
+    /// A bridge (in the same namespace) to attach it to.
+    #[serde(default)]
+    pub master: Option<String>,
+    /// Bring it up (a veth: both ends).
+    #[serde(default)]
+    pub up: bool,
+}
+
 pub use netlink::{AddrInfo, LinkChange, LinkInfo, MacvlanMode, Neighbour, RouteInfo, VxlanSpec};
 pub use netns::NsRef;
 
@@ -225,15 +237,46 @@ impl Kernel {
         self.run(netlink::links(&h))
     }
 
+    /// Create a link, already with its MTU, master and up state; then mark
+    /// it with `alias` (the kernel ignores an alias in the creating request).
+    /// A veth is brought up after creation, both ends, by name.
     pub fn add_link(
         &self,
         ns: &NsRef,
         name: &str,
         kind: &LinkKind,
-        mtu: Option<u32>,
+        settings: &LinkSettings,
+        alias: &str,
     ) -> Result<()> {
         validate_ifname(name)?;
         let h = self.handle(ns)?;
+        let request = netlink::NewLinkSettings {
+            mtu: settings.mtu,
+            master: match &settings.master {
+                Some(m) => Some(self.link(ns, m)?.index),
+                None => None,
+            },
+            up: settings.up && !matches!(kind, LinkKind::Veth { .. }),
+        };
+        self.create_link(&h, ns, name, kind, request)?;
+        match kind {
+            LinkKind::Veth { peer, peer_netns } if settings.up => {
+                self.run(netlink::set_by_name(&h, name, Some(alias), true))?;
+                let peer_h = self.handle(peer_netns.as_ref().unwrap_or(ns))?;
+                self.run(netlink::set_by_name(&peer_h, peer, None, true))
+            }
+            _ => self.run(netlink::set_by_name(&h, name, Some(alias), false)),
+        }
+    }
+
+    fn create_link(
+        &self,
+        h: &Handle,
+        ns: &NsRef,
+        name: &str,
+        kind: &LinkKind,
+        settings: netlink::NewLinkSettings,
+    ) -> Result<()> {
         match kind {
             LinkKind::Veth { peer, peer_netns } => {
                 validate_ifname(peer)?;
@@ -242,40 +285,43 @@ impl Kernel {
                     _ => None,
                 };
                 self.run(netlink::add_link(
-                    &h,
+                    h,
                     name,
                     netlink::NewLink::Veth {
                         peer,
                         peer_netns: fd.as_ref(),
                     },
-                    mtu,
+                    settings,
                 ))
             }
-            LinkKind::Bridge => {
-                self.run(netlink::add_link(&h, name, netlink::NewLink::Bridge, mtu))
-            }
+            LinkKind::Bridge => self.run(netlink::add_link(
+                h,
+                name,
+                netlink::NewLink::Bridge,
+                settings,
+            )),
             LinkKind::Vxlan { spec, dev } => {
                 let mut spec = spec.clone();
                 if let Some(dev) = dev {
                     spec.dev_index = Some(self.link(ns, dev)?.index);
                 }
                 self.run(netlink::add_link(
-                    &h,
+                    h,
                     name,
                     netlink::NewLink::Vxlan(&spec),
-                    mtu,
+                    settings,
                 ))
             }
             LinkKind::Macvlan { parent, mode } => {
                 let parent_index = self.link(ns, parent)?.index;
                 self.run(netlink::add_link(
-                    &h,
+                    h,
                     name,
                     netlink::NewLink::Macvlan {
                         parent_index,
                         mode: *mode,
                     },
-                    mtu,
+                    settings,
                 ))
             }
         }

@@ -199,8 +199,25 @@ pub enum NewLink<'a> {
     },
 }
 
-pub async fn add_link(h: &Handle, name: &str, kind: NewLink<'_>, mtu: Option<u32>) -> Result<()> {
+/// Settings applied by the request that creates a link (`ip link add NAME
+/// mtu M master BR up ...`), so a new link costs one round trip.
+#[derive(Clone, Copy, Default)]
+pub struct NewLinkSettings {
+    pub mtu: Option<u32>,
+    pub master: Option<u32>,
+    /// Up on creation (not for a veth: the kernel refuses to open one end
+    /// before the other exists).
+    pub up: bool,
+}
+
+pub async fn add_link(
+    h: &Handle,
+    name: &str,
+    kind: NewLink<'_>,
+    settings: NewLinkSettings,
+) -> Result<()> {
     use std::os::fd::AsRawFd;
+    let mtu = settings.mtu;
     let builder = match kind {
         NewLink::Veth { peer, peer_netns } => {
             let mut peer_msg = LinkUnspec::new_with_name(peer);
@@ -255,11 +272,35 @@ pub async fn add_link(h: &Handle, name: &str, kind: NewLink<'_>, mtu: Option<u32
     if let Some(mtu) = mtu {
         msg.attributes.push(LinkAttribute::Mtu(mtu));
     }
+    if let Some(master) = settings.master {
+        msg.attributes.push(LinkAttribute::Controller(master));
+    }
+    if settings.up {
+        msg.header.flags |= LinkFlags::Up;
+        msg.header.change_mask |= LinkFlags::Up;
+    }
     h.link()
         .add(msg)
         .execute()
         .await
         .map_err(nl(format!("create link '{name}'")))
+}
+
+/// Set a link's alias and/or bring it up, naming the link instead of its
+/// index: one round trip, no lookup.
+pub async fn set_by_name(h: &Handle, name: &str, alias: Option<&str>, up: bool) -> Result<()> {
+    let mut b = LinkUnspec::new_with_name(name);
+    if let Some(alias) = alias {
+        b = b.alias(alias);
+    }
+    if up {
+        b = b.up();
+    }
+    h.link()
+        .set(b.build())
+        .execute()
+        .await
+        .map_err(nl(format!("set up link '{name}'")))
 }
 
 pub async fn get_link(h: &Handle, name: &str) -> Result<Option<LinkInfo>> {

@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
@@ -140,9 +141,22 @@ pub fn in_netns<T: Send>(ns: &NsRef, f: impl FnOnce() -> Result<T> + Send) -> Re
     })
 }
 
+/// Set once /run/netns is prepared: a run creating hundreds of namespaces
+/// checks it once, not once per namespace.
+static NETNS_DIR_READY: AtomicBool = AtomicBool::new(false);
+
 /// `/run/netns` must exist and be a shared mount point, as `ip netns add` makes it,
 /// so that namespaces bind-mounted there propagate to every mount namespace.
 fn prepare_netns_dir() -> Result<()> {
+    if NETNS_DIR_READY.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    prepare_netns_dir_now()?;
+    NETNS_DIR_READY.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+fn prepare_netns_dir_now() -> Result<()> {
     let dir = Path::new(NETNS_DIR);
     fs::create_dir_all(dir).context(|| format!("create {NETNS_DIR}"))?;
     let share = || {

@@ -16,7 +16,8 @@ use super::handles::{fail, script_error, Link, Netns, Opts, OrScript, RhaiResult
 use super::ScriptError;
 use crate::journal::{Op, Session};
 use crate::kernel::{
-    netns, process, sysctl, LinkChange, LinkKind, MacvlanMode, NsRef, Route, VxlanSpec,
+    netns, process, sysctl, LinkChange, LinkKind, LinkSettings, MacvlanMode, NsRef, Route,
+    VxlanSpec,
 };
 
 /// `--set key=value` parameters, and which of them the script read. A script
@@ -104,26 +105,32 @@ impl Api {
         Ok(Netns(ns))
     }
 
-    /// Create a link, then apply the options every link kind shares.
+    /// Create a link with the options every link kind shares (mtu, master,
+    /// up: default true), all in the request that creates it.
     fn create_link(&self, ns: &NsRef, name: &str, kind: LinkKind, opts: &Opts) -> RhaiResult<Link> {
+        let settings = LinkSettings {
+            mtu: opts.int_in("mtu", 68, 65535)?.map(|m| m as u32),
+            master: opts.link_name("master", ns)?,
+            up: opts.bool("up")?.unwrap_or(true),
+        };
+        self.add_link(ns, name, kind, settings)
+    }
+
+    fn add_link(
+        &self,
+        ns: &NsRef,
+        name: &str,
+        kind: LinkKind,
+        settings: LinkSettings,
+    ) -> RhaiResult<Link> {
         crate::kernel::validate_ifname(name).or_script()?;
-        let mtu = opts.int_in("mtu", 68, 65535)?.map(|m| m as u32);
-        let master = opts.link_name("master", ns)?;
-        let up = opts.bool("up")?.unwrap_or(true);
         self.apply(Op::LinkAdd {
             ns: ns.clone(),
             name: name.into(),
             kind,
-            mtu,
+            settings,
         })?;
-        let link = Link::new(ns.clone(), name);
-        if let Some(master) = master {
-            self.set_master(&link, Some(master))?;
-        }
-        if up {
-            self.set(&link, LinkChange::Up)?;
-        }
-        Ok(link)
+        Ok(Link::new(ns.clone(), name))
     }
 
     fn set(&self, link: &Link, change: LinkChange) -> RhaiResult<()> {
@@ -148,7 +155,6 @@ impl Api {
         let peer = opts.required_string("peer")?;
         crate::kernel::validate_ifname(&peer).or_script()?;
         let peer_ns = opts.netns("netns")?.unwrap_or_else(|| ns.clone());
-        let up = opts.bool("up")?.unwrap_or(true);
         let mut link = self.create_link(
             &ns,
             name,
@@ -158,11 +164,7 @@ impl Api {
             },
             &opts,
         )?;
-        let peer_link = Link::new(peer_ns, peer);
-        if up {
-            self.set(&peer_link, LinkChange::Up)?;
-        }
-        link.peer = Some(Box::new(peer_link));
+        link.peer = Some(Box::new(Link::new(peer_ns, peer)));
         Ok(link)
     }
 
@@ -207,13 +209,12 @@ impl Api {
         let target = opts.netns("netns")?;
         // Bring it up only once it sits where it will live.
         let up = opts.bool("up")?.unwrap_or(true);
-        let link = self.create_link(
+        let link = self.add_link(
             &ns,
             name,
             LinkKind::Macvlan { parent, mode },
-            &Opts::empty("macvlan"),
+            LinkSettings::default(),
         )?;
-        self.set(&link, LinkChange::Down)?;
         let link = match target {
             Some(to) if to != ns => self.move_link(&link, to, name)?,
             _ => link,
