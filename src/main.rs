@@ -4,6 +4,7 @@ mod error;
 mod ipam;
 mod journal;
 mod kernel;
+mod repl;
 mod run;
 mod sandbox;
 mod scenario;
@@ -60,6 +61,16 @@ enum Command {
     Doc {
         /// Only functions whose name contains this.
         name: Option<String>,
+    },
+    /// Explore interactively: each statement is journaled and atomic; the
+    /// session stays (undo with `plumb rollback`) unless --rollback-on-exit.
+    Repl {
+        /// A parameter scripts read with param("key", default).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Undo the session's changes when it ends.
+        #[arg(long)]
+        rollback_on_exit: bool,
     },
     /// Run scenario scripts, each in its own fresh sandbox, and check that
     /// rolling each back restores its sandbox. Ends with "N passed, N failed".
@@ -161,6 +172,22 @@ fn dispatch(command: Command, sandboxed: bool) -> error::Result<ExitCode> {
         Command::Doc { name } => {
             print_reference(name.as_deref())?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Repl {
+            sets,
+            rollback_on_exit,
+        } => {
+            let params = script::parse_sets(&sets)
+                .map_err(|e| error::Error::invalid("parameter", "--set", e))?;
+            let clean = repl::repl(repl::ReplArgs {
+                params,
+                rollback_on_exit,
+            })?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Test {
             paths,

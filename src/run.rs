@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 use crate::error::{Error, Result};
-use crate::journal::{self, EntryState, Journal, Session, Status};
+use crate::journal::{self, Journal, Session, Status};
 use crate::kernel::Kernel;
 use crate::script::{self, Params, ScriptError};
 
@@ -215,20 +215,8 @@ pub fn journal_show(id: &str) -> Result<()> {
         j.source,
         journal::format_time(j.started)
     );
-    for e in j.entries() {
-        let state = match e.state {
-            EntryState::Pending => "in flight",
-            EntryState::Done => "applied",
-            EntryState::Failed => "failed",
-            EntryState::Undone => "undone",
-        };
-        for (i, line) in e.op.shell().iter().enumerate() {
-            if i == 0 {
-                println!("{:>4}  {:<9}  {line}", e.seq, state);
-            } else {
-                println!("{:>4}  {:<9}  {line}", "", "");
-            }
-        }
+    for line in j.describe_entries() {
+        println!("{line}");
     }
     Ok(())
 }

@@ -371,6 +371,27 @@ impl Journal {
         &self.entries
     }
 
+    /// One line per command: sequence number, state, and the op's shell equivalent.
+    pub fn describe_entries(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for e in &self.entries {
+            let state = match e.state {
+                EntryState::Pending => "in flight",
+                EntryState::Done => "applied",
+                EntryState::Failed => "failed",
+                EntryState::Undone => "undone",
+            };
+            for (i, command) in e.op.shell().iter().enumerate() {
+                if i == 0 {
+                    lines.push(format!("{:>4}  {:<9}  {command}", e.seq, state));
+                } else {
+                    lines.push(format!("{:>4}  {:<9}  {command}", "", ""));
+                }
+            }
+        }
+        lines
+    }
+
     /// Changes still in the kernel (done, or in flight).
     pub fn live_changes(&self) -> usize {
         self.entries

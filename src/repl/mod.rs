@@ -1,0 +1,543 @@
+//! `plumb repl`: type the tutorials' steps one statement at a time. The
+//! session is a journaled run like any other; each statement is atomic (a
+//! failing one undoes what it changed), variables, functions and imports
+//! persist, and meta-commands show, undo, save and load.
+
+mod helper;
+mod input;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+
+use rhai::{Dynamic, Engine, Position, Scope, AST};
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::Editor;
+
+use crate::error::{Error, Result};
+use crate::journal::{EntryState, Journal, Session};
+use crate::kernel::{Kernel, NsRef};
+use crate::script::{self, handles::Link, handles::Netns, Params, ScriptError, INTERRUPTED};
+
+pub struct ReplArgs {
+    pub params: BTreeMap<String, String>,
+    pub rollback_on_exit: bool,
+}
+
+/// A statement that ran to the end, and the journal entries it made.
+struct Statement {
+    text: String,
+    /// Journal sequence numbers after..=last were made by this statement.
+    after: u64,
+    last: u64,
+}
+
+struct Repl {
+    engine: Engine,
+    session: Rc<RefCell<Session>>,
+    scope: Scope<'static>,
+    /// Every function defined so far; each statement runs with them.
+    functions: AST,
+    statements: Vec<Statement>,
+    variables: Rc<RefCell<BTreeSet<String>>>,
+    /// Whether any statement failed (the exit status when input is piped).
+    any_failed: bool,
+}
+
+pub fn repl(args: ReplArgs) -> Result<bool> {
+    let session = Session::new(Kernel::new()?, Journal::create("(repl)")?);
+    let session = Rc::new(RefCell::new(session));
+    let (engine, api) = script::engine(session.clone(), Params::new(args.params));
+    drop(api);
+    crate::run::stop_scripts_on_signals();
+    let mut repl = Repl {
+        engine,
+        session,
+        scope: Scope::new(),
+        functions: AST::empty(),
+        statements: Vec::new(),
+        variables: Rc::default(),
+        any_failed: false,
+    };
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        let id = repl
+            .session
+            .borrow()
+            .run_id()
+            .unwrap_or_default()
+            .to_string();
+        println!("plumb repl: session {id}. Each statement is undone if it fails; :help lists commands, Ctrl-D leaves.");
+        repl.interactive()?;
+    } else {
+        repl.piped()?;
+    }
+    repl.finish(args.rollback_on_exit)?;
+    // A person saw each error as it happened; a pipe (CI) needs the status.
+    Ok(interactive || !repl.any_failed)
+}
+
+/// ~/.local/state/plumb/history (or under $XDG_STATE_HOME).
+fn history_path() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(state.join("plumb/history"))
+}
+
+impl Repl {
+    fn interactive(&mut self) -> Result<()> {
+        let mut functions: BTreeSet<String> = script::reference(&self.engine)
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        functions.extend(
+            script::stdlib::reference(&self.engine)
+                .into_iter()
+                .map(|f| f.name),
+        );
+        let helper = helper::ReplHelper {
+            session: self.session.clone(),
+            functions,
+            variables: self.variables.clone(),
+        };
+        let mut editor: Editor<helper::ReplHelper, DefaultHistory> =
+            Editor::new().map_err(|e| Error::Journal(format!("start the line editor: {e}")))?;
+        editor.set_helper(Some(helper));
+        let history = history_path();
+        if let Some(path) = &history {
+            let _ = editor.load_history(path);
+        }
+        loop {
+            match editor.readline("plumb> ") {
+                Ok(line) => {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let _ = editor.add_history_entry(line.as_str());
+                    if !self.handle(&line)? {
+                        break;
+                    }
+                }
+                // Ctrl-C: drop the current input, keep the session.
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(Error::Journal(format!("read input: {e}"))),
+            }
+        }
+        if let Some(path) = &history {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = editor.save_history(path);
+        }
+        Ok(())
+    }
+
+    /// Statements from a pipe: no prompt; a statement may span lines.
+    fn piped(&mut self) -> Result<()> {
+        let mut pending = String::new();
+        for line in std::io::stdin().lock().lines() {
+            let line = line.map_err(|e| Error::io("read standard input", e))?;
+            if pending.is_empty() && line.trim().is_empty() {
+                continue;
+            }
+            if !pending.is_empty() {
+                pending.push('\n');
+            }
+            pending += &line;
+            if pending.trim_start().starts_with(':') || input::is_complete(&pending) {
+                let text = std::mem::take(&mut pending);
+                if !self.handle(&text)? {
+                    return Ok(());
+                }
+            }
+        }
+        if !pending.trim().is_empty() {
+            self.handle(&pending)?;
+        }
+        Ok(())
+    }
+
+    /// One input: a meta-command or a statement. False means leave.
+    fn handle(&mut self, text: &str) -> Result<bool> {
+        let trimmed = text.trim();
+        if let Some(command) = trimmed.strip_prefix(':') {
+            return self.meta(command);
+        }
+        self.statement(text);
+        Ok(true)
+    }
+
+    fn checkpoint(&self) -> u64 {
+        self.session
+            .borrow()
+            .journal()
+            .and_then(|j| j.entries().last().map(|e| e.seq))
+            .unwrap_or(0)
+    }
+
+    /// Run a statement atomically: on error, undo what it changed.
+    fn statement(&mut self, text: &str) -> bool {
+        INTERRUPTED.store(false, Ordering::Relaxed);
+        let after = self.checkpoint();
+        let result = self.evaluate(text);
+        match result {
+            Ok(value) => {
+                self.statements.push(Statement {
+                    text: text.to_string(),
+                    after,
+                    last: self.checkpoint(),
+                });
+                *self.variables.borrow_mut() = self
+                    .scope
+                    .iter()
+                    .map(|(name, ..)| name.to_string())
+                    .collect();
+                if !value.is_unit() {
+                    println!("=> {}", show_value(&value));
+                }
+                true
+            }
+            Err(err) => {
+                self.any_failed = true;
+                print_error(text, &err);
+                match self.session.borrow_mut().undo_after(after) {
+                    Ok(0) => {}
+                    Ok(n) => eprintln!("undid the {n} change(s) this statement made"),
+                    Err(e) => eprintln!("undoing this statement: {e}"),
+                }
+                false
+            }
+        }
+    }
+
+    fn evaluate(&mut self, text: &str) -> std::result::Result<Dynamic, ScriptError> {
+        let locate = |e: &rhai::EvalAltResult| ScriptError::from_rhai("<input>", e);
+        let mut ast = self
+            .engine
+            .compile_with_scope(&self.scope, text)
+            .map_err(|e| locate(&e.into()))?;
+        ast.set_source("<input>");
+        let with_functions = self.functions.merge(&ast);
+        let value = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &with_functions)
+            .map_err(|e| locate(&e))?;
+        self.session.borrow_mut().flush().map_err(|e| ScriptError {
+            file: "<input>".into(),
+            position: Position::NONE,
+            message: e.to_string(),
+        })?;
+        self.functions = self.functions.merge(&ast.clone_functions_only());
+        self.keep_imports(text).map_err(|e| locate(&e))?;
+        Ok(value)
+    }
+
+    /// Imports last only as long as one evaluation: register each imported
+    /// module under its alias so later statements still see it.
+    fn keep_imports(&mut self, text: &str) -> std::result::Result<(), rhai::EvalAltResult> {
+        for (path, alias) in imports(text) {
+            let module = self
+                .engine
+                .module_resolver()
+                .resolve(&self.engine, None, &path, Position::NONE)
+                .map_err(|e| *e)?;
+            self.engine.register_static_module(alias, module);
+        }
+        Ok(())
+    }
+
+    fn meta(&mut self, command: &str) -> Result<bool> {
+        let (name, arg) = match command.split_once(char::is_whitespace) {
+            Some((n, a)) => (n, a.trim()),
+            None => (command, ""),
+        };
+        match name {
+            "quit" | "q" | "exit" => return Ok(false),
+            "help" | "h" => self.help(arg),
+            "journal" => self.print_journal(),
+            "undo" => {
+                let n = if arg.is_empty() {
+                    Ok(1)
+                } else {
+                    arg.parse::<usize>()
+                };
+                match n {
+                    Ok(n) if n > 0 => self.undo_last(n),
+                    _ => eprintln!(":undo takes a positive number of changes, like :undo 2"),
+                }
+            }
+            "rollback" => self.undo_last(usize::MAX),
+            "save" if !arg.is_empty() => self.save(Path::new(arg)),
+            "load" if !arg.is_empty() => self.load(Path::new(arg)),
+            "show" => self.show(arg),
+            "save" | "load" => eprintln!(":{name} needs a file name, like :{name} topology.rhai"),
+            _ => eprintln!("unknown command :{name}; :help lists the commands"),
+        }
+        Ok(true)
+    }
+
+    fn help(&self, name: &str) {
+        let mut docs = script::reference(&self.engine);
+        docs.extend(script::stdlib::reference(&self.engine));
+        if name.is_empty() {
+            println!("Meta-commands:");
+            println!("  :help [NAME]   functions, or one function's signature and doc");
+            println!("  :journal       this session's changes, as ip/iptables commands");
+            println!("  :undo [N]      undo the last N changes (default 1)");
+            println!("  :rollback      undo every change of the session");
+            println!("  :save FILE     write the statements that ran as a script");
+            println!("  :load FILE     run a script into the session");
+            println!("  :show [NS]     links, addresses and routes of a namespace (default: host)");
+            println!("  :quit          leave (changes stay; Ctrl-D too)");
+            let names: BTreeSet<&str> = docs.iter().map(|d| d.name.as_str()).collect();
+            println!("Functions (:help NAME for one):");
+            println!("  {}", names.into_iter().collect::<Vec<_>>().join(" "));
+            return;
+        }
+        let found: Vec<_> = docs.iter().filter(|d| d.name == name).collect();
+        if found.is_empty() {
+            println!("no function named {name}; :help lists them");
+        }
+        for d in found {
+            println!("{}\n    {}", d.signature, d.doc);
+        }
+    }
+
+    fn print_journal(&self) {
+        let session = self.session.borrow();
+        let Some(journal) = session.journal() else {
+            return;
+        };
+        if journal.entries().is_empty() {
+            println!("no changes yet");
+        }
+        for line in journal.describe_entries() {
+            println!("{line}");
+        }
+    }
+
+    /// Undo the last `n` changes still in the kernel.
+    fn undo_last(&mut self, n: usize) {
+        let live: Vec<u64> = {
+            let session = self.session.borrow();
+            let Some(journal) = session.journal() else {
+                return;
+            };
+            journal
+                .entries()
+                .iter()
+                .filter(|e| matches!(e.state, EntryState::Done | EntryState::Pending))
+                .map(|e| e.seq)
+                .collect()
+        };
+        if live.is_empty() {
+            println!("nothing to undo");
+            return;
+        }
+        let after = live[live.len().saturating_sub(n)] - 1;
+        match self.session.borrow_mut().undo_after(after) {
+            Ok(count) => println!("undid {count} change(s)"),
+            Err(e) => eprintln!("{e}"),
+        }
+        // A statement whose changes are all gone no longer belongs in :save.
+        let session = self.session.borrow();
+        let journal = session.journal().expect("a REPL session has a journal");
+        let alive = |s: &Statement| {
+            s.last == s.after
+                || journal.entries().iter().any(|e| {
+                    e.seq > s.after
+                        && e.seq <= s.last
+                        && matches!(e.state, EntryState::Done | EntryState::Pending)
+                })
+        };
+        self.statements.retain(alive);
+    }
+
+    fn save(&self, path: &Path) {
+        let mut text = String::from("// Saved from a plumb repl session.\n");
+        for s in &self.statements {
+            text += s.text.trim_end();
+            if !text.ends_with(';') && !text.ends_with('}') {
+                text.push(';');
+            }
+            text.push('\n');
+        }
+        match std::fs::write(path, text) {
+            Ok(()) => println!(
+                "wrote {} statement(s) to {}",
+                self.statements.len(),
+                path.display()
+            ),
+            Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+        }
+    }
+
+    fn load(&mut self, path: &Path) {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                if self.statement(&text) {
+                    println!("loaded {}", path.display());
+                }
+            }
+            Err(e) => eprintln!("cannot read {}: {e}", path.display()),
+        }
+    }
+
+    /// `:show [NS]`: links with their addresses, then routes.
+    fn show(&self, name: &str) {
+        let ns = match name {
+            "" | "host" => NsRef::Host,
+            n => NsRef::Named(n.to_string()),
+        };
+        let session = self.session.borrow();
+        let k = &session.kernel;
+        let (links, addrs, routes) = match (k.links(&ns), k.addrs(&ns), k.routes(&ns)) {
+            (Ok(l), Ok(a), Ok(r)) => (l, a, r),
+            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
+                eprintln!("{e}");
+                return;
+            }
+        };
+        let name_of = |index: u32| {
+            links
+                .iter()
+                .find(|l| l.index == index)
+                .map_or(format!("#{index}"), |l| l.name.clone())
+        };
+        println!(
+            "{:<16} {:<8} {:<5} {:>6}  {:<12} ADDRESSES",
+            "LINK", "KIND", "STATE", "MTU", "MASTER"
+        );
+        for l in &links {
+            let addresses: Vec<String> = addrs
+                .iter()
+                .filter(|a| a.index == l.index)
+                .map(|a| a.addr.to_string())
+                .collect();
+            println!(
+                "{:<16} {:<8} {:<5} {:>6}  {:<12} {}",
+                l.name,
+                if l.kind.is_empty() { "-" } else { &l.kind },
+                if l.up { "up" } else { "down" },
+                l.mtu,
+                l.master.map_or("-".into(), name_of),
+                addresses.join(" ")
+            );
+        }
+        println!("ROUTES");
+        for r in routes.iter().filter(|r| r.table == 254) {
+            let dest = r.dest.map_or("default".into(), |d| d.to_string());
+            let via = r.via.map(|v| format!(" via {v}")).unwrap_or_default();
+            let dev = r
+                .dev
+                .map(|d| format!(" dev {}", name_of(d)))
+                .unwrap_or_default();
+            println!("  {dest}{via}{dev}");
+        }
+    }
+
+    fn finish(&mut self, rollback: bool) -> Result<()> {
+        let mut session = self.session.borrow_mut();
+        if rollback {
+            let undone = session.undo_after(0);
+            session.finish(true)?;
+            match undone {
+                Ok(n) => eprintln!("plumb: undid the session's {n} change(s)"),
+                Err(e) => eprintln!("plumb: {e}"),
+            }
+        } else {
+            session.finish(false)?;
+        }
+        let journal = session.journal().expect("a REPL session has a journal");
+        let live = journal.live_changes();
+        if live == 0 {
+            journal.discard()?;
+        } else {
+            eprintln!(
+                "plumb: session {id} keeps {live} change(s); undo with: plumb rollback {id}",
+                id = journal.run_id
+            );
+        }
+        let _ = std::io::stdout().flush();
+        Ok(())
+    }
+}
+
+/// `import "PATH" as ALIAS` statements in a text.
+fn imports(text: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("import") {
+        rest = &rest[i + "import".len()..];
+        let Some(quoted) = rest.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let Some((path, after)) = quoted.split_once('"') else {
+            break;
+        };
+        let Some(alias_part) = after.trim_start().strip_prefix("as") else {
+            continue;
+        };
+        let alias: String = alias_part
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !alias.is_empty() {
+            found.push((path.to_string(), alias));
+        }
+    }
+    found
+}
+
+fn show_value(value: &Dynamic) -> String {
+    if let Some(link) = value.clone().try_cast::<Link>() {
+        return format!("link {}", link.describe());
+    }
+    if let Some(ns) = value.clone().try_cast::<Netns>() {
+        return format!("netns {}", ns.name());
+    }
+    format!("{value:?}")
+}
+
+/// The error, with the statement's line and a caret under the position.
+fn print_error(text: &str, err: &ScriptError) {
+    let mut out = std::io::stderr().lock();
+    if let (Some(line), Some(col)) = (err.position.line(), err.position.position()) {
+        if let Some(source) = text.lines().nth(line - 1) {
+            let _ = writeln!(out, "  {source}");
+            let _ = writeln!(
+                out,
+                "  {}^ {}",
+                " ".repeat(col.saturating_sub(1)),
+                err.message
+            );
+            return;
+        }
+    }
+    let _ = writeln!(out, "error: {}", err.message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_are_found_with_their_aliases() {
+        let text = "import \"check\" as check;\nlet x = 1; import \"../lib/x\" as my_x;";
+        assert_eq!(
+            imports(text),
+            vec![
+                ("check".into(), "check".into()),
+                ("../lib/x".into(), "my_x".into())
+            ]
+        );
+        assert!(imports("let important = 1;").is_empty());
+    }
+}

@@ -1,0 +1,126 @@
+//! `plumb repl` driven through a pseudo-terminal (python3's pty module), in a
+//! sandbox: what the terminal shows, and what the kernel holds afterwards.
+
+mod common;
+
+use common::{sandbox, script_file};
+
+/// Steps for tests/common/pty_session.py, as a JSON file; returns its path.
+fn steps(list: &[(&str, &str)]) -> String {
+    let json = serde_json::to_string(list).unwrap();
+    script_file("steps.json", &json).display().to_string()
+}
+
+#[test]
+fn a_session_keeps_state_undoes_failures_completes_names_and_saves_a_script() {
+    let prompt = ("expect", "plumb> ");
+    let session = steps(&[
+        prompt,
+        ("send", "let x = 40;\r"),
+        prompt,
+        // A function typed over three lines: Enter continues while the brace is open.
+        ("send", "fn add(a, b) {\r"),
+        ("send", "    a + b\r"),
+        ("send", "}\r"),
+        prompt,
+        ("send", "add(x, 2)\r"),
+        ("expect", "=> 42"),
+        ("send", "let ns = netns(\"web\");\r"),
+        prompt,
+        (
+            "send",
+            "let v = veth(\"v-web\", #{ peer: \"eth0\", netns: ns });\r",
+        ),
+        prompt,
+        // The second address is bad: the line's first address is undone too.
+        (
+            "send",
+            "addr(v, \"10.7.0.1/24\"); addr(v.peer, \"10.7.0.300/24\");\r",
+        ),
+        ("expect", r"\^ invalid address '10\.7\.0\.300/24'"),
+        ("expect", r"undid the 1 change\(s\) this statement made"),
+        prompt,
+        ("send", "addr(v.peer, \"10.7.0.2/24\");\r"),
+        prompt,
+        // Tab inside a string offers the namespace that exists.
+        ("send", "netns_open(\"we\t"),
+        ("expect", "netns_open\\(\"web"),
+        ("send", "\x03"),
+        prompt,
+        // :undo removes the address from the kernel.
+        ("send", ":undo\r"),
+        ("expect", r"undid 1 change\(s\)"),
+        prompt,
+        ("send", ":journal\r"),
+        (
+            "expect",
+            r"undone +ip -n web addr add 10\.7\.0\.2/24 dev eth0",
+        ),
+        prompt,
+        ("send", ":save /tmp/repl-saved.rhai\r"),
+        ("expect", "wrote 5 statement"),
+        prompt,
+        ("send", ":quit\r"),
+        ("expect", r"keeps 2 change\(s\); undo with: plumb rollback"),
+    ]);
+    let out = sandbox(&format!(
+        r##"
+        export HOME=$(mktemp -d)
+        python3 tests/common/pty_session.py {session} -- plumb repl
+        # What the session left: the namespace and veth, no address on eth0.
+        ls /run/netns | grep -x web >/dev/null || die "namespace web is missing"
+        ip link show v-web >/dev/null || die "v-web is missing"
+        [ -z "$(ip -n web -o -4 addr show dev eth0)" ] || die ":undo left the address"
+        grep -x 'let x = 40;' $HOME/.local/state/plumb/history >/dev/null || die "no history"
+        # Names, states, addresses and routes (not indexes or random MACs).
+        view() {{
+          for ns in host $(ls /run/netns); do
+            if [ "$ns" = host ]; then ipn="ip"; else ipn="ip -n $ns"; fi
+            echo "# $ns"; $ipn -br link | awk '{{sub(/@.*/, "", $1); print $1, $2}}'
+            $ipn -br addr | awk '{{sub(/@.*/, "", $1); $2=""; print}}' | sed -E 's/ fe80::[^ ]+//'; $ipn route
+          done
+        }}
+        kept=$(view)
+        plumb rollback --last
+        [ -z "$(ls /run/netns)" ] || die "rollback left namespaces"
+        # The saved script rebuilds what the session kept.
+        plumb run /tmp/repl-saved.rhai
+        [ "$kept" = "$(view)" ] || {{ diff <(echo "$kept") <(view); die "the saved script builds something else"; }}
+        "##
+    ));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("=> 42"), "{}", out.stdout);
+}
+
+#[test]
+fn piped_statements_run_without_prompts_and_rollback_on_exit_leaves_nothing() {
+    let out = sandbox(
+        r#"
+        before=$(snapshot)
+        printf '%s\n' 'let ns = netns("p1");' 'fn two() {' '  2' '}' 'print(two() * 21);' 'bridge("br-p");' \
+          'veth("bad name with spaces", #{ peer: "x" });' ':show p1' \
+          | plumb repl --rollback-on-exit >/tmp/out 2>/tmp/err && die "a failed statement must fail the exit status"
+        cat /tmp/out /tmp/err
+        grep 'plumb>' /tmp/out && die "prompt noise in piped mode"
+        [ "$before" = "$(snapshot)" ] || die "--rollback-on-exit left something"
+        "#,
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("42"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("invalid interface name 'bad name with spaces'"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("undid the session's 2 change(s)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("lo "),
+        ":show lists p1's links: {}",
+        out.stdout
+    );
+}
