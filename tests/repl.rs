@@ -14,6 +14,8 @@ fn steps(list: &[(&str, &str)]) -> String {
 #[test]
 fn a_session_keeps_state_undoes_failures_completes_names_and_saves_a_script() {
     let prompt = ("expect", "plumb> ");
+    let saved = common::script_file("saved.rhai", "");
+    let save_command = format!(":save {}\r", saved.display());
     let session = steps(&[
         prompt,
         ("send", "let x = 40;\r"),
@@ -57,7 +59,7 @@ fn a_session_keeps_state_undoes_failures_completes_names_and_saves_a_script() {
             r"undone +ip -n web addr add 10\.7\.0\.2/24 dev eth0",
         ),
         prompt,
-        ("send", ":save /tmp/repl-saved.rhai\r"),
+        ("send", save_command.as_str()),
         ("expect", "wrote 5 statement"),
         prompt,
         ("send", ":quit\r"),
@@ -65,7 +67,7 @@ fn a_session_keeps_state_undoes_failures_completes_names_and_saves_a_script() {
     ]);
     let out = sandbox(&format!(
         r##"
-        export HOME=$(mktemp -d)
+        export HOME=$(mktemp -d) saved={saved}
         python3 tests/common/pty_session.py {session} -- plumb repl
         # What the session left: the namespace and veth, no address on eth0.
         ls /run/netns | grep -x web >/dev/null || die "namespace web is missing"
@@ -84,9 +86,10 @@ fn a_session_keeps_state_undoes_failures_completes_names_and_saves_a_script() {
         plumb rollback --last
         [ -z "$(ls /run/netns)" ] || die "rollback left namespaces"
         # The saved script rebuilds what the session kept.
-        plumb run /tmp/repl-saved.rhai
+        plumb run $saved
         [ "$kept" = "$(view)" ] || {{ diff <(echo "$kept") <(view); die "the saved script builds something else"; }}
-        "##
+        "##,
+        saved = saved.display()
     ));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("=> 42"), "{}", out.stdout);
@@ -97,11 +100,12 @@ fn piped_statements_run_without_prompts_and_rollback_on_exit_leaves_nothing() {
     let out = sandbox(
         r#"
         before=$(snapshot)
+        out=$(mktemp) err=$(mktemp)
         printf '%s\n' 'let ns = netns("p1");' 'fn two() {' '  2' '}' 'print(two() * 21);' 'bridge("br-p");' \
           'veth("bad name with spaces", #{ peer: "x" });' ':show p1' \
-          | plumb repl --rollback-on-exit >/tmp/out 2>/tmp/err && die "a failed statement must fail the exit status"
-        cat /tmp/out /tmp/err
-        grep 'plumb>' /tmp/out && die "prompt noise in piped mode"
+          | plumb repl --rollback-on-exit >$out 2>$err && die "a failed statement must fail the exit status"
+        cat $out $err
+        grep 'plumb>' $out && die "prompt noise in piped mode"
         [ "$before" = "$(snapshot)" ] || die "--rollback-on-exit left something"
         "#,
     );
@@ -123,4 +127,57 @@ fn piped_statements_run_without_prompts_and_rollback_on_exit_leaves_nothing() {
         ":show lists p1's links: {}",
         out.stdout
     );
+}
+
+#[test]
+fn help_load_and_rollback_meta_commands() {
+    let script = script_file(
+        "two-namespaces.rhai",
+        "let a = netns(\"la\");\nlet b = netns(\"lb\");\nveth(a, \"x\", #{ peer: \"y\", netns: b });\n",
+    );
+    let out = sandbox(&format!(
+        r#"
+        before=$(snapshot)
+        out=$(mktemp)
+        printf '%s\n' ':help veth' ':load {script}' 'print(`loaded: ${{netns_list()}}`);' ':rollback' ':journal' \
+          | plumb repl >$out 2>&1
+        cat $out
+        [ "$before" = "$(snapshot)" ] || die ":rollback left something"
+        "#,
+        script = script.display()
+    ));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let text = out.stdout;
+    assert!(
+        text.contains("veth(name: &str, options: Map) -> Link"),
+        "{text}"
+    );
+    assert!(text.contains("loaded: [\"la\", \"lb\"]"), "{text}");
+    assert!(text.contains("undid 3 change(s)"), "{text}");
+    assert!(
+        text.contains("3  undone     ip -n la link add x type veth peer name y netns lb"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_killed_session_is_incomplete_and_rollback_undoes_it() {
+    let out = sandbox(
+        r#"
+        fifo=$(mktemp -u)
+        mkfifo $fifo
+        plumb repl <$fifo >/dev/null 2>&1 &
+        pid=$!
+        exec 3>$fifo
+        echo 'netns("k1"); bridge("br-k");' >&3
+        for _ in $(seq 100); do [ -e /run/netns/k1 ] && ip link show br-k >/dev/null 2>&1 && break; sleep 0.05; done
+        kill -9 $pid
+        wait $pid || true
+        plumb journal list | grep -E 'incomplete +2 ' >/dev/null || { plumb journal list; die "the killed session is not listed as incomplete"; }
+        plumb rollback --last
+        [ -z "$(ls /run/netns)" ] || die "k1 is left"
+        ! ip link show br-k 2>/dev/null || die "br-k is left"
+        "#,
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }

@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_string_open_before_the_cursor_is_found() {
-        assert_eq!(open_string_start("link(netns_open(\"ne"), Some(16));
+        assert_eq!(open_string_start("link(netns_open(\"ne"), Some(17));
         assert_eq!(open_string_start("let a = \"x\"; f(`b"), Some(16));
         assert_eq!(open_string_start("let a = \"x\\\"y\";"), None);
         assert_eq!(open_string_start("netns"), None);

@@ -96,16 +96,16 @@ pub fn script_file(name: &str, body: &str) -> PathBuf {
 /// fail, leave the sandbox exactly as it was, and print the expected error;
 /// no rollback may report errors of its own.
 pub fn each_fails_and_leaves_nothing(cases: &[(&str, String, &str)]) {
-    let mut body = String::from("before=$(snapshot)\n");
+    let mut body = String::from("before=$(snapshot)\nerrors=$(mktemp)\n");
     for (name, source, _) in cases {
         let path = script_file(&format!("{name}.rhai"), source);
         body += &format!(
-            "if plumb run {p} 2>>/tmp/errors; then die '{name} should fail'; fi\n\
+            "if plumb run {p} 2>>$errors; then die '{name} should fail'; fi\n\
              [ \"$before\" = \"$(snapshot)\" ] || {{ snapshot; die '{name} left something behind'; }}\n",
             p = path.display()
         );
     }
-    body += "cat /tmp/errors\n";
+    body += "cat $errors\n";
     let out = sandbox(&body).ok();
     for (name, _, want) in cases {
         assert!(
