@@ -133,6 +133,8 @@ struct Connection {
 pub struct Kernel {
     rt: tokio::runtime::Runtime,
     connections: RefCell<HashMap<NsRef, Connection>>,
+    /// Started by the first namespace a run creates.
+    spares: RefCell<Option<netns::SpareMaker>>,
 }
 
 impl Kernel {
@@ -145,6 +147,7 @@ impl Kernel {
         Ok(Kernel {
             rt,
             connections: RefCell::new(HashMap::new()),
+            spares: RefCell::new(None),
         })
     }
 
@@ -191,6 +194,16 @@ impl Kernel {
     /// interface created in it later (Docker's default: no start-up multicast).
     /// Returns the namespace's inode.
     pub fn create_netns(&self, name: &str, ipv6: bool) -> Result<u64> {
+        if !ipv6 {
+            // Spares are made with IPv6 off and lo up, ready to be named.
+            let mut spares = self.spares.borrow_mut();
+            if spares.is_none() {
+                *spares = Some(netns::SpareMaker::start()?);
+            }
+            let (inode, socket) = spares.as_ref().expect("just started").take(name)?;
+            self.adopt(&NsRef::Named(name.into()), socket)?;
+            return Ok(inode);
+        }
         let created = netns::create(name, || {
             if !ipv6 {
                 sysctl::write_here(

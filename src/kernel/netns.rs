@@ -4,10 +4,11 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
@@ -192,9 +193,8 @@ pub struct Created<T> {
     pub inside: T,
 }
 
-/// Create the named namespace (`ip netns add NAME`), then run `init` inside it on
-/// the creating thread, which saves a second setns.
-pub fn create<T: Send>(name: &str, init: impl FnOnce() -> Result<T> + Send) -> Result<Created<T>> {
+/// Create the file a namespace is bind-mounted on (refusing a taken name).
+fn reserve_path(name: &str) -> Result<PathBuf> {
     validate_netns_name(name)?;
     prepare_netns_dir()?;
     let path = Path::new(NETNS_DIR).join(name);
@@ -210,33 +210,133 @@ pub fn create<T: Send>(name: &str, init: impl FnOnce() -> Result<T> + Send) -> R
                 Error::io(format!("create {}", path.display()), e)
             }
         })?;
+    Ok(path)
+}
+
+/// Bind-mount `source` (a namespace) on a reserved path; undo the reservation on failure.
+fn mount_on(path: &Path, source: &str) -> Result<u64> {
+    let mounted = mount(Some(source), path, Some("none"), MsFlags::MS_BIND, None::<&str>)
+        .context(|| format!("bind-mount the new namespace on {}", path.display()));
+    let inode = mounted.and_then(|()| {
+        fs::metadata(path)
+            .map(|m| m.ino())
+            .context(|| format!("stat {}", path.display()))
+    });
+    if inode.is_err() {
+        let _ = umount2(path, MntFlags::MNT_DETACH);
+        let _ = fs::remove_file(path);
+    }
+    inode
+}
+
+/// Create the named namespace (`ip netns add NAME`), then run `init` inside it on
+/// the creating thread, which saves a second setns.
+pub fn create<T: Send>(name: &str, init: impl FnOnce() -> Result<T> + Send) -> Result<Created<T>> {
+    let path = reserve_path(name)?;
     let made = std::thread::scope(|s| {
-        s.spawn(|| -> Result<T> {
+        s.spawn(|| -> Result<(u64, T)> {
             unshare(CloneFlags::CLONE_NEWNET).context(|| "unshare(CLONE_NEWNET)".into())?;
-            mount(
-                Some("/proc/thread-self/ns/net"),
-                &path,
-                Some("none"),
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .context(|| format!("bind-mount the new namespace on {}", path.display()))?;
-            init()
+            let inode = mount_on(&path, "/proc/thread-self/ns/net")?;
+            Ok((inode, init()?))
         })
         .join()
         .expect("namespace creation thread panicked")
     });
     match made {
-        Ok(inside) => Ok(Created {
-            inode: NsRef::Named(name.into()).inode()?,
-            inside,
-        }),
+        Ok((inode, inside)) => Ok(Created { inode, inside }),
         Err(e) => {
             let _ = umount2(&path, MntFlags::MNT_DETACH);
             let _ = fs::remove_file(&path);
             Err(e)
         }
     }
+}
+
+/// A namespace made ahead of use, not yet named: lo up, IPv6 off for new
+/// interfaces, a netlink socket opened inside. Held only by its descriptor,
+/// so an unused spare vanishes with plumb (it never appears under /run/netns).
+pub struct Spare {
+    ns: OwnedFd,
+    pub socket: OwnedFd,
+}
+
+/// Makes spare namespaces on a background thread, a couple ahead of use.
+/// Creating a namespace is the costliest step of `ip netns add` (the kernel
+/// sets up every per-namespace subsystem), and this way it runs on another
+/// core while the main thread does the rtnetlink work of the containers.
+pub struct SpareMaker {
+    spares: Receiver<Result<Spare>>,
+}
+
+impl SpareMaker {
+    pub fn start() -> Result<SpareMaker> {
+        let (tx, spares) = sync_channel(1);
+        std::thread::Builder::new()
+            .name("plumb-netns".into())
+            .spawn(move || {
+                // Each unshare moves this thread into a fresh namespace; it
+                // ends when the receiver is gone.
+                while tx.send(make_spare()).is_ok() {}
+            })
+            .map_err(|e| Error::io("start the namespace thread", e))?;
+        Ok(SpareMaker { spares })
+    }
+
+    /// Name the next spare (`ip netns add NAME`); returns its inode and socket.
+    pub fn take(&self, name: &str) -> Result<(u64, OwnedFd)> {
+        let path = reserve_path(name)?;
+        let spare = match self.spares.recv() {
+            Ok(spare) => spare,
+            Err(_) => Err(Error::Journal("the namespace thread stopped".into())),
+        };
+        let spare = match spare {
+            Ok(spare) => spare,
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                return Err(e);
+            }
+        };
+        let inode = mount_on(&path, &format!("/proc/self/fd/{}", spare.ns.as_raw_fd()))?;
+        Ok((inode, spare.socket))
+    }
+}
+
+fn make_spare() -> Result<Spare> {
+    unshare(CloneFlags::CLONE_NEWNET).context(|| "unshare(CLONE_NEWNET)".into())?;
+    let ns = File::open("/proc/thread-self/ns/net")
+        .context(|| "open the new namespace".into())?
+        .into();
+    crate::kernel::sysctl::write_here(Path::new("/proc/sys/net/ipv6/conf/default/disable_ipv6"), "1")
+        .map_err(|e| Error::io("disable IPv6 in the new namespace", e))?;
+    loopback_up_here()?;
+    let socket = crate::kernel::netlink::open_socket()?;
+    Ok(Spare { ns, socket })
+}
+
+/// `ip link set lo up` in the calling thread's namespace, by ioctl: this
+/// thread has no netlink runtime, and lo needs nothing more.
+fn loopback_up_here() -> Result<()> {
+    let fail = |e| Error::kernel("bring lo up in the new namespace", e);
+    // SAFETY: plain socket and ioctl calls on a zeroed ifreq naming "lo".
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            return Err(fail(std::io::Error::last_os_error()));
+        }
+        let sock = OwnedFd::from_raw_fd(sock);
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo") {
+            *dst = *src as libc::c_char;
+        }
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+            return Err(fail(std::io::Error::last_os_error()));
+        }
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) < 0 {
+            return Err(fail(std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
 }
 
 /// Delete a named namespace (`ip netns delete NAME`); the kernel then removes its
