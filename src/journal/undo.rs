@@ -36,8 +36,15 @@ pub fn undo_after(journal: &mut Journal, kernel: &Kernel, after: u64) -> Result<
     let mut errors = Vec::new();
     let mut removed_with_netns: BTreeMap<String, (NsRef, Vec<String>)> = BTreeMap::new();
     let mut undone = 0;
+    // Namespaces met one after another (their contents need no undo) are
+    // deleted together, in parallel, before the next change that does.
+    let mut namespaces: Vec<(u64, String, Option<u64>)> = Vec::new();
     for i in targets {
         let entry = journal.entries()[i].clone();
+        if let Op::NetnsAdd { name, .. } = &entry.op {
+            namespaces.push((entry.seq, name.clone(), entry.outcome.and_then(|o| o.inode)));
+            continue;
+        }
         let covered = doomed.iter().any(|ns| entry.op.lives_in_netns(ns));
         // A veth with both ends in doomed namespaces goes with them: nothing to wait for.
         let veth_end = if covered {
@@ -57,6 +64,7 @@ pub fn undo_after(journal: &mut Journal, kernel: &Kernel, after: u64) -> Result<
         let result = if covered || veth_end.is_some() {
             Ok(())
         } else {
+            undone += delete_namespaces(journal, kernel, &mut namespaces, &mut errors)?;
             entry.op.undo(kernel, entry.outcome.as_ref(), &mark)
         };
         match result {
@@ -70,6 +78,7 @@ pub fn undo_after(journal: &mut Journal, kernel: &Kernel, after: u64) -> Result<
             ))),
         }
     }
+    undone += delete_namespaces(journal, kernel, &mut namespaces, &mut errors)?;
     for (ns, names) in removed_with_netns.into_values() {
         if let Err(e) = kernel.wait_links_gone(&ns, &names, LINK_REMOVAL_LIMIT) {
             errors.push(e);
@@ -80,4 +89,32 @@ pub fn undo_after(journal: &mut Journal, kernel: &Kernel, after: u64) -> Result<
     } else {
         Err(Error::Undo(errors))
     }
+}
+
+/// Delete the gathered namespaces (in parallel) and journal each as undone;
+/// returns how many were.
+fn delete_namespaces(
+    journal: &mut Journal,
+    kernel: &Kernel,
+    namespaces: &mut Vec<(u64, String, Option<u64>)>,
+    errors: &mut Vec<Error>,
+) -> Result<usize> {
+    let deletions: Vec<(String, Option<u64>)> = namespaces
+        .iter()
+        .map(|(_, name, inode)| (name.clone(), *inode))
+        .collect();
+    let results = kernel.delete_netns_many(&deletions);
+    let mut undone = 0;
+    for ((seq, name, _), result) in namespaces.drain(..).zip(results) {
+        match result {
+            Err(e) if !e.is_already_gone() => {
+                errors.push(Error::Journal(format!("undo `ip netns add {name}`: {e}")))
+            }
+            _ => {
+                journal.undone(seq)?;
+                undone += 1;
+            }
+        }
+    }
+    Ok(undone)
 }

@@ -226,6 +226,33 @@ impl Kernel {
         netns::delete(name, expect_inode)
     }
 
+    /// Delete many namespaces at once, on several threads: each unmount
+    /// waits for an RCU grace period, and concurrent ones share the wait.
+    /// One result per namespace, in order.
+    pub fn delete_netns_many(&self, spaces: &[(String, Option<u64>)]) -> Vec<Result<()>> {
+        const WORKERS: usize = 8;
+        for (name, _) in spaces {
+            self.forget(&NsRef::Named(name.clone()));
+        }
+        let chunk = spaces.len().div_ceil(WORKERS).max(1);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = spaces
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|(name, inode)| netns::delete(name, *inode))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("namespace deletion thread panicked"))
+                .collect()
+        })
+    }
+
     // ---- links ------------------------------------------------------------
 
     pub fn find_link(&self, ns: &NsRef, name: &str) -> Result<Option<LinkInfo>> {
@@ -397,7 +424,7 @@ impl Kernel {
                 )));
             }
             std::thread::sleep(nap);
-            nap = (nap * 2).min(Duration::from_millis(20));
+            nap = (nap * 2).min(Duration::from_millis(5));
         }
     }
 

@@ -215,8 +215,14 @@ fn reserve_path(name: &str) -> Result<PathBuf> {
 
 /// Bind-mount `source` (a namespace) on a reserved path; undo the reservation on failure.
 fn mount_on(path: &Path, source: &str) -> Result<u64> {
-    let mounted = mount(Some(source), path, Some("none"), MsFlags::MS_BIND, None::<&str>)
-        .context(|| format!("bind-mount the new namespace on {}", path.display()));
+    let mounted = mount(
+        Some(source),
+        path,
+        Some("none"),
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .context(|| format!("bind-mount the new namespace on {}", path.display()));
     let inode = mounted.and_then(|()| {
         fs::metadata(path)
             .map(|m| m.ino())
@@ -306,8 +312,11 @@ fn make_spare() -> Result<Spare> {
     let ns = File::open("/proc/thread-self/ns/net")
         .context(|| "open the new namespace".into())?
         .into();
-    crate::kernel::sysctl::write_here(Path::new("/proc/sys/net/ipv6/conf/default/disable_ipv6"), "1")
-        .map_err(|e| Error::io("disable IPv6 in the new namespace", e))?;
+    crate::kernel::sysctl::write_here(
+        Path::new("/proc/sys/net/ipv6/conf/default/disable_ipv6"),
+        "1",
+    )
+    .map_err(|e| Error::io("disable IPv6 in the new namespace", e))?;
     loopback_up_here()?;
     let socket = crate::kernel::netlink::open_socket()?;
     Ok(Spare { ns, socket })
