@@ -91,8 +91,9 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
                     journal.discard()?;
                 } else {
                     eprintln!(
-                        "plumb: run {id} applied {changes} change(s); undo with: plumb rollback {id}",
-                        id = journal.run_id
+                        "plumb: run {} applied {changes} change(s); {}",
+                        journal.run_id,
+                        crate::sandbox::undo_hint(&journal.run_id)
                     );
                 }
             }

@@ -7,6 +7,7 @@
 //! are only sound in a single-threaded process.
 
 use std::process::exit;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
@@ -15,6 +16,24 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::error::{Context, Result};
+
+/// Set in the process that entered a sandbox: what it changes ends with it.
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
+/// Did this process enter a sandbox (`--sandbox`)?
+pub fn entered() -> bool {
+    ENTERED.load(Ordering::Relaxed)
+}
+
+/// How a command's lasting changes can be undone: by `plumb rollback RUN`,
+/// or not at all in a sandbox, which vanishes when the command ends.
+pub fn undo_hint(run_id: &str) -> String {
+    if entered() {
+        "the sandbox, and they with it, ends with this command".into()
+    } else {
+        format!("undo with: plumb rollback {run_id}")
+    }
+}
 
 fn exit_code(status: WaitStatus) -> i32 {
     match status {
@@ -89,7 +108,10 @@ pub fn enter() -> Result<()> {
                 }
             }
         }
-        ForkResult::Child => Ok(()),
+        ForkResult::Child => {
+            ENTERED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
     }
 }
 

@@ -155,10 +155,24 @@ impl Batch {
             .collect()
     }
 
-    fn restore_input(&self, verb_for: impl Fn(&Rule) -> &'static str) -> String {
+    /// The input for one `iptables-restore`: per table, first `setup` lines
+    /// (chains to declare, jumps to insert), then each rule with its verb.
+    fn restore_input(
+        &self,
+        setup: &[(&str, String)],
+        verb_for: impl Fn(&Rule) -> &'static str,
+    ) -> String {
+        let mut tables = tables(&self.rules);
+        tables.extend(setup.iter().map(|(t, _)| *t));
+        tables.sort();
+        tables.dedup();
         let mut text = String::new();
-        for table in tables(&self.rules) {
+        for table in tables {
             text += &format!("*{table}\n");
+            for (_, line) in setup.iter().filter(|(t, _)| *t == table) {
+                text += line;
+                text += "\n";
+            }
             for r in self.rules.iter().filter(|r| r.table == table) {
                 text += &r.line(verb_for(r), &self.comment);
                 text += "\n";
@@ -177,57 +191,73 @@ impl Batch {
         process::exec_with_input(&self.ns, &argv, input)
     }
 
-    /// Make sure plumb's chains this batch uses exist and are jumped to.
-    fn ensure_chains(&self) -> Result<()> {
-        let v6 = self.v6;
-        let rules = &self.rules;
-        in_netns(&self.ns, move || {
-            let ipt = iptables::new(v6).map_err(|e| fw_error("run iptables".into(), e))?;
-            for (table, builtin, chain, jump) in CHAINS {
-                if !rules.iter().any(|r| r.table == *table && r.chain == *chain) {
-                    continue;
-                }
-                let ctx = || format!("set up chain {chain} in table {table}");
-                if !ipt
-                    .chain_exists(table, chain)
-                    .map_err(|e| fw_error(ctx(), e))?
-                {
-                    ipt.new_chain(table, chain)
-                        .map_err(|e| fw_error(ctx(), e))?;
-                }
-                let jump_rule = format!("{jump} -j {chain}");
-                if !ipt
-                    .exists(table, builtin, &jump_rule)
-                    .map_err(|e| fw_error(ctx(), e))?
-                {
-                    ipt.insert(table, builtin, &jump_rule, 1)
-                        .map_err(|e| fw_error(ctx(), e))?;
-                }
-            }
-            Ok(())
+    /// The namespace's rules as `iptables-save` prints them (one process).
+    fn saved(&self) -> Result<Saved> {
+        let argv = vec![format!("{}-save", self.command())];
+        let out = process::exec_in(&self.ns, &argv, Some(std::time::Duration::from_secs(30)))?;
+        if out.code != 0 {
+            return Err(Error::Firewall(format!(
+                "{}-save failed: {}",
+                self.command(),
+                out.stderr.trim()
+            )));
+        }
+        Ok(Saved::parse(&out.stdout))
+    }
+
+    /// plumb's chains this batch uses, as (table, built-in, chain, jump matches).
+    fn chains(
+        &self,
+    ) -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str, &'static str)> + '_
+    {
+        CHAINS.iter().filter(|(table, _, chain, _)| {
+            self.rules
+                .iter()
+                .any(|r| r.table == *table && r.chain == *chain)
         })
     }
 
+    /// Lines that create the chains this batch needs and are missing, and the
+    /// jumps to them that are missing.
+    fn setup_lines(&self, saved: &Saved) -> Vec<(&'static str, String)> {
+        let mut lines = Vec::new();
+        for (table, builtin, chain, jump) in self.chains() {
+            let declare = (*table, format!(":{chain} - [0:0]"));
+            if !saved.has_chain(table, chain) && !lines.contains(&declare) {
+                lines.push(declare);
+            }
+            if saved.jump(table, builtin, chain).is_none() {
+                let jump = if jump.is_empty() {
+                    String::new()
+                } else {
+                    format!("{jump} ")
+                };
+                lines.push((*table, format!("-I {builtin} 1 {jump}-j {chain}")));
+            }
+        }
+        lines
+    }
+
+    /// Set up plumb's chains and add the rules in one atomic restore: if the
+    /// kernel refuses any line, nothing changes.
     pub fn apply(&self) -> Result<()> {
-        self.ensure_chains()?;
-        let out = self.restore(&self.restore_input(|r| if r.first { "-I" } else { "-A" }))?;
+        let setup = self.setup_lines(&self.saved()?);
+        let input = self.restore_input(&setup, |r| if r.first { "-I" } else { "-A" });
+        let out = self.restore(&input)?;
         if out.code != 0 {
-            // The restore is atomic: no rule went in, but the chains set up for them did.
-            let _ = self.remove_unused_chains();
-            return Err(Error::Firewall(self.explain_failure(&out.stderr)));
+            return Err(Error::Firewall(self.explain_failure(&input, &out.stderr)));
         }
         Ok(())
     }
 
     /// iptables-restore names the failing line; name the rule instead.
-    fn explain_failure(&self, stderr: &str) -> String {
-        let input = self.restore_input(|_| "-A");
+    fn explain_failure(&self, input: &str, stderr: &str) -> String {
         let line_no = stderr
             .split("line ")
             .nth(1)
             .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|n| n.parse::<usize>().ok());
-        match line_no.and_then(|n| input.lines().nth(n - 1)) {
+        match line_no.and_then(|n| input.lines().nth(n.checked_sub(1)?)) {
             Some(line) => format!("{} rejected `{line}`: {}", self.command(), stderr.trim()),
             None => format!("{}-restore failed: {}", self.command(), stderr.trim()),
         }
@@ -236,7 +266,7 @@ impl Batch {
     /// Delete this batch's rules (one restore; rule by rule if some are gone
     /// already), then remove plumb's chains no run uses any more.
     pub fn undo(&self) -> Result<()> {
-        let out = self.restore(&self.restore_input(|_| "-D"))?;
+        let out = self.restore(&self.restore_input(&[], |_| "-D"))?;
         if out.code != 0 {
             let (v6, comment, rules) = (self.v6, &self.comment, &self.rules);
             in_netns(&self.ns, move || {
@@ -258,52 +288,88 @@ impl Batch {
         self.remove_unused_chains()
     }
 
-    /// Remove plumb's chains this batch used once no rule of any run is left in them.
+    /// Remove plumb's chains this batch used once no rule of any run is left
+    /// in them: their jumps, then the chains (one save, one restore).
     fn remove_unused_chains(&self) -> Result<()> {
-        let (v6, rules) = (self.v6, &self.rules);
-        in_netns(&self.ns, move || {
-            let ipt = iptables::new(v6).map_err(|e| fw_error("run iptables".into(), e))?;
-            for (table, builtin, chain, jump) in CHAINS {
-                if !rules.iter().any(|r| r.table == *table && r.chain == *chain) {
-                    continue;
-                }
-                let ctx = || format!("remove empty chain {chain} from table {table}");
-                if !ipt
-                    .chain_exists(table, chain)
-                    .map_err(|e| fw_error(ctx(), e))?
-                {
-                    continue;
-                }
-                // `-S CHAIN` lists the chain itself first; anything more is another run's rule.
-                if ipt
-                    .list(table, chain)
-                    .map_err(|e| fw_error(ctx(), e))?
-                    .len()
-                    > 1
-                {
-                    continue;
-                }
-                let jump_rule = format!("{jump} -j {chain}");
-                if ipt
-                    .exists(table, builtin, &jump_rule)
-                    .map_err(|e| fw_error(ctx(), e))?
-                {
-                    ipt.delete(table, builtin, &jump_rule)
-                        .map_err(|e| fw_error(ctx(), e))?;
-                }
-                // PLUMB-DNAT is jumped to from two chains: delete it once both jumps are gone.
-                let still_jumped = CHAINS.iter().any(|(t, b, c, j)| {
-                    *t == *table
-                        && *c == *chain
-                        && ipt.exists(t, b, &format!("{j} -j {c}")).unwrap_or(false)
-                });
-                if !still_jumped {
-                    ipt.delete_chain(table, chain)
-                        .map_err(|e| fw_error(ctx(), e))?;
+        let saved = self.saved()?;
+        let mut lines: Vec<(&str, String)> = Vec::new();
+        for (table, builtin, chain, _) in self.chains() {
+            if !saved.has_chain(table, chain) || saved.rule_count(table, chain) > 0 {
+                continue;
+            }
+            if let Some(jump) = saved.jump(table, builtin, chain) {
+                lines.push((*table, format!("-D {}", jump.trim_start_matches("-A "))));
+            }
+            let remove = (*table, format!("-X {chain}"));
+            if !lines.contains(&remove) {
+                lines.push(remove);
+            }
+        }
+        // Chains go after every jump to them (PLUMB-DNAT has two).
+        lines.sort_by_key(|(_, line)| line.starts_with("-X"));
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let empty = Batch {
+            rules: Vec::new(),
+            ..self.clone()
+        };
+        let input = empty.restore_input(&lines, |_| "-A");
+        let out = self.restore(&input)?;
+        if out.code != 0 {
+            return Err(Error::Firewall(format!(
+                "remove plumb's empty chains: {}",
+                self.explain_failure(&input, &out.stderr)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What `iptables-save` printed, by table: declared chains and rule lines.
+struct Saved {
+    tables: Vec<(String, Vec<String>)>,
+}
+
+impl Saved {
+    fn parse(text: &str) -> Saved {
+        let mut tables: Vec<(String, Vec<String>)> = Vec::new();
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix('*') {
+                tables.push((name.to_string(), Vec::new()));
+            } else if let Some((_, lines)) = tables.last_mut() {
+                if line.starts_with(':') || line.starts_with("-A ") {
+                    lines.push(line.to_string());
                 }
             }
-            Ok(())
-        })
+        }
+        Saved { tables }
+    }
+
+    fn lines<'a>(&'a self, table: &str) -> impl Iterator<Item = &'a str> + 'a {
+        let table = table.to_string();
+        self.tables
+            .iter()
+            .filter(move |(t, _)| *t == table)
+            .flat_map(|(_, lines)| lines.iter().map(String::as_str))
+    }
+
+    fn has_chain(&self, table: &str, chain: &str) -> bool {
+        let declared = format!(":{chain} ");
+        self.lines(table).any(|l| l.starts_with(&declared))
+    }
+
+    fn rule_count(&self, table: &str, chain: &str) -> usize {
+        let prefix = format!("-A {chain} ");
+        self.lines(table).filter(|l| l.starts_with(&prefix)).count()
+    }
+
+    /// The rule in `builtin` that jumps to `chain` (only plumb jumps to its chains).
+    fn jump(&self, table: &str, builtin: &str, chain: &str) -> Option<&str> {
+        let prefix = format!("-A {builtin} ");
+        let target = format!("-j {chain}");
+        self.lines(table)
+            .find(|l| l.starts_with(&prefix) && l.ends_with(&target))
     }
 }
 
@@ -336,7 +402,7 @@ mod tests {
 
     #[test]
     fn restore_input_groups_rules_by_table_with_comments() {
-        let text = batch().restore_input(|r| if r.first { "-I" } else { "-A" });
+        let text = batch().restore_input(&[], |r| if r.first { "-I" } else { "-A" });
         assert_eq!(
             text,
             "*filter\n-I PLUMB-FORWARD 1 -i br0 -o br1 -m comment --comment plumb:run1 -j DROP\nCOMMIT\n\
@@ -376,7 +442,44 @@ mod tests {
 
     #[test]
     fn a_rejected_line_is_named() {
-        let msg = batch().explain_failure("iptables-restore: line 2 failed");
+        let input = batch().restore_input(&[], |_| "-A");
+        let msg = batch().explain_failure(&input, "iptables-restore: line 2 failed");
         assert!(msg.contains("rejected `-A PLUMB-FORWARD"), "{msg}");
+    }
+
+    const SAVED: &str = "# Generated by iptables-save\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:PLUMB-FORWARD - [0:0]\n-A FORWARD -j PLUMB-FORWARD\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:PLUMB-POSTROUTING - [0:0]\n-A PLUMB-POSTROUTING -s 10.0.0.0/8 -j MASQUERADE\nCOMMIT\n";
+
+    #[test]
+    fn setup_adds_only_missing_chains_and_jumps() {
+        let saved = Saved::parse(SAVED);
+        let lines = batch().setup_lines(&saved);
+        // nat: the chain exists but nothing jumps to it; filter: both exist.
+        assert_eq!(
+            lines,
+            vec![("nat", "-I POSTROUTING 1 -j PLUMB-POSTROUTING".to_string())]
+        );
+        let input = batch().restore_input(&lines, |_| "-A");
+        assert!(input.starts_with("*filter\n-A PLUMB-FORWARD"), "{input}");
+        assert!(
+            input.contains("*nat\n-I POSTROUTING 1 -j PLUMB-POSTROUTING\n-A PLUMB-POSTROUTING"),
+            "{input}"
+        );
+        let fresh = batch().setup_lines(&Saved::parse(""));
+        assert_eq!(fresh.len(), 4, "{fresh:?}");
+        assert_eq!(fresh[0], ("nat", ":PLUMB-POSTROUTING - [0:0]".to_string()));
+    }
+
+    #[test]
+    fn saved_rules_are_counted_per_chain_and_jumps_found() {
+        let saved = Saved::parse(SAVED);
+        assert!(saved.has_chain("nat", "PLUMB-POSTROUTING"));
+        assert!(!saved.has_chain("nat", "PLUMB-DNAT"));
+        assert_eq!(saved.rule_count("nat", "PLUMB-POSTROUTING"), 1);
+        assert_eq!(saved.rule_count("filter", "PLUMB-FORWARD"), 0);
+        assert_eq!(
+            saved.jump("filter", "FORWARD", "PLUMB-FORWARD"),
+            Some("-A FORWARD -j PLUMB-FORWARD")
+        );
+        assert_eq!(saved.jump("nat", "POSTROUTING", "PLUMB-POSTROUTING"), None);
     }
 }

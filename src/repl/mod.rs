@@ -460,8 +460,9 @@ impl Repl {
             journal.discard()?;
         } else {
             eprintln!(
-                "plumb: session {id} keeps {live} change(s); undo with: plumb rollback {id}",
-                id = journal.run_id
+                "plumb: session {} keeps {live} change(s); {}",
+                journal.run_id,
+                crate::sandbox::undo_hint(&journal.run_id)
             );
         }
         let _ = std::io::stdout().flush();
