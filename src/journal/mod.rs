@@ -289,7 +289,7 @@ impl Journal {
                 outcome: None,
             }),
             Record::Done { seq, outcome } => {
-                if let Some(e) = self.entries.iter_mut().find(|e| e.seq == seq) {
+                if let Some(e) = self.entry_mut(seq) {
                     e.state = EntryState::Done;
                     e.outcome = Some(outcome);
                 }
@@ -300,8 +300,14 @@ impl Journal {
         }
     }
 
+    /// Entries are numbered 1, 2, ... in order, so entry `seq` sits at `seq - 1`.
+    fn entry_mut(&mut self, seq: u64) -> Option<&mut Entry> {
+        let index = usize::try_from(seq).ok()?.checked_sub(1)?;
+        self.entries.get_mut(index).filter(|e| e.seq == seq)
+    }
+
     fn set_state(&mut self, seq: u64, state: EntryState) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.seq == seq) {
+        if let Some(e) = self.entry_mut(seq) {
             e.state = state;
         }
     }
@@ -337,7 +343,7 @@ impl Journal {
             seq,
             outcome: outcome.clone(),
         })?;
-        if let Some(e) = self.entries.iter_mut().find(|e| e.seq == seq) {
+        if let Some(e) = self.entry_mut(seq) {
             e.state = EntryState::Done;
             e.outcome = Some(outcome);
         }

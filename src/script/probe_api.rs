@@ -52,9 +52,41 @@ fn target_arg(func: &str, text: &str) -> RhaiResult<SocketAddr> {
     })
 }
 
+/// Register `NAME(ns, ARG)` and `NAME(ns, ARG, #{ timeout })` over one
+/// implementation `f(ns, arg, opts)`.
+macro_rules! probe {
+    ($engine:expr, $name:literal, $arg:literal, $ret:literal, $doc:literal, $f:expr) => {{
+        let f = $f;
+        let short = f.clone();
+        api!(
+            $engine,
+            $name,
+            ["ns: Netns", $arg, $ret],
+            $doc,
+            move |ns: Netns, arg: &str| short(ns, arg, Opts::empty($name))
+        );
+        api!(
+            $engine,
+            $name,
+            ["ns: Netns", $arg, "opts: Map", $ret],
+            "The same with options: #{ timeout } in seconds.",
+            move |ns: Netns, arg: &str, opts: Map| f(
+                ns,
+                arg,
+                Opts::new($name, opts, &["timeout"])?
+            )
+        );
+    }};
+}
+
 pub fn register(engine: &mut Engine, api: &Api) {
-    let ping = {
-        let a = api.clone();
+    let a = api.clone();
+    probe!(
+        engine,
+        "ping",
+        "ip: &str",
+        "bool",
+        "True when one ping from `ns` to `ip` is answered within 1 s.",
         move |ns: Netns, ip: &str, opts: Opts| -> RhaiResult<bool> {
             let ip = ip_arg("ping", ip)?;
             let limit = timeout(&opts, 1.0)?;
@@ -64,25 +96,15 @@ pub fn register(engine: &mut Engine, api: &Api) {
             }
             probe::ping(&ns.0, ip, limit).or_script()
         }
-    };
-    let p = ping.clone();
-    api!(
-        engine,
-        "ping",
-        ["ns: Netns", "ip: &str", "bool"],
-        "True when one ping from `ns` to `ip` is answered within 1 s.",
-        move |ns: Netns, ip: &str| p(ns, ip, Opts::empty("ping"))
-    );
-    api!(
-        engine,
-        "ping",
-        ["ns: Netns", "ip: &str", "opts: Map", "bool"],
-        "ping() with options: #{ timeout } in seconds.",
-        move |ns: Netns, ip: &str, opts: Map| ping(ns, ip, Opts::new("ping", opts, &["timeout"])?)
     );
 
-    let tcp = {
-        let a = api.clone();
+    let a = api.clone();
+    probe!(
+        engine,
+        "tcp_connect",
+        "target: &str",
+        "bool",
+        "True when a TCP connection from `ns` to `target` (\"ip:port\") opens within 2 s.",
         move |ns: Netns, target: &str, opts: Opts| -> RhaiResult<bool> {
             let target = target_arg("tcp_connect", target)?;
             let limit = timeout(&opts, 2.0)?;
@@ -92,35 +114,16 @@ pub fn register(engine: &mut Engine, api: &Api) {
             }
             Ok(probe::tcp_connect(&ns.0, target, limit).is_ok())
         }
-    };
-    let t = tcp.clone();
-    api!(
-        engine,
-        "tcp_connect",
-        ["ns: Netns", "target: &str", "bool"],
-        "True when a TCP connection from `ns` to `target` (\"ip:port\") opens within 2 s.",
-        move |ns: Netns, target: &str| t(ns, target, Opts::empty("tcp_connect"))
-    );
-    api!(
-        engine,
-        "tcp_connect",
-        ["ns: Netns", "target: &str", "opts: Map", "bool"],
-        "tcp_connect() with options: #{ timeout } in seconds.",
-        move |ns: Netns, target: &str, opts: Map| {
-            tcp(ns, target, Opts::new("tcp_connect", opts, &["timeout"])?)
-        }
     );
 
-    let wait = {
-        let a = api.clone();
+    let a = api.clone();
+    probe!(engine, "wait_tcp", "target: &str", "()",
+        "Wait (up to 10 s) until `target` (\"ip:port\") accepts TCP from `ns`: a server just spawned needs a moment.",
         move |ns: Netns, target: &str, opts: Opts| -> RhaiResult<()> {
             let target = target_arg("wait_tcp", target)?;
             let limit = timeout(&opts, 10.0)?;
             a.before_probe()?;
-            if a.dry_probe(format!(
-                "wait until {target} accepts TCP from {}",
-                ns.name()
-            ))? {
+            if a.dry_probe(format!("wait until {target} accepts TCP from {}", ns.name()))? {
                 return Ok(());
             }
             probe::wait_tcp(&ns.0, target, limit).map_err(|e| {
@@ -129,24 +132,11 @@ pub fn register(engine: &mut Engine, api: &Api) {
                     ns.name()
                 ))
             })
-        }
-    };
-    let w = wait.clone();
-    api!(engine, "wait_tcp", ["ns: Netns", "target: &str", "()"],
-        "Wait (up to 10 s) until `target` (\"ip:port\") accepts TCP from `ns`: a server just spawned needs a moment.",
-        move |ns: Netns, target: &str| w(ns, target, Opts::empty("wait_tcp")));
-    api!(
-        engine,
-        "wait_tcp",
-        ["ns: Netns", "target: &str", "opts: Map", "()"],
-        "wait_tcp() with options: #{ timeout } in seconds.",
-        move |ns: Netns, target: &str, opts: Map| {
-            wait(ns, target, Opts::new("wait_tcp", opts, &["timeout"])?)
-        }
-    );
+        });
 
-    let http = {
-        let a = api.clone();
+    let a = api.clone();
+    probe!(engine, "http_get", "url: &str", "String",
+        "GET `url` (http://IP[:PORT]/PATH) from inside `ns` and return the body; fails unless the answer is 2xx within 5 s.",
         move |ns: Netns, url: &str, opts: Opts| -> RhaiResult<String> {
             let parsed = probe::parse_http_url(url).or_script()?;
             let limit = timeout(&opts, 5.0)?;
@@ -156,19 +146,5 @@ pub fn register(engine: &mut Engine, api: &Api) {
             }
             probe::http_get(&ns.0, &parsed, limit)
                 .map_err(|e| script_error(format!("http_get() from {}: {e}", ns.name())))
-        }
-    };
-    let h = http.clone();
-    api!(engine, "http_get", ["ns: Netns", "url: &str", "String"],
-        "GET `url` (http://IP[:PORT]/PATH) from inside `ns` and return the body; fails unless the answer is 2xx within 5 s.",
-        move |ns: Netns, url: &str| h(ns, url, Opts::empty("http_get")));
-    api!(
-        engine,
-        "http_get",
-        ["ns: Netns", "url: &str", "opts: Map", "String"],
-        "http_get() with options: #{ timeout } in seconds.",
-        move |ns: Netns, url: &str, opts: Map| {
-            http(ns, url, Opts::new("http_get", opts, &["timeout"])?)
-        }
-    );
+        });
 }
