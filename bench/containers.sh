@@ -112,7 +112,7 @@ for n in "${sizes[@]}"; do
         for tool in plumb shell batch; do
             # The kernel frees the previous sandbox's namespaces in the
             # background; let it finish so it does not slow the next build.
-            sleep 2
+            sleep 5
             t=$(PLUMB=$plumb WORK=$work "$plumb" sandbox -- bash -c "$(declare -f one_round); one_round $tool $n")
             echo "$tool $n $t" >>"$results"
             echo "round $r: $tool W$n build/teardown $t" >&2
