@@ -2,7 +2,7 @@
 //! check with `ip` and ping, roll back, and compare with the state before.
 
 mod common;
-use common::{each_fails_and_leaves_nothing, sandbox, script_file};
+use common::{assert_contains, each_fails_and_leaves_nothing, sandbox, script_file};
 
 #[test]
 fn bridge_topology_builds_pings_and_rolls_back_to_the_state_before() {
@@ -55,16 +55,12 @@ let v = veth("clash", #{ peer: "ceth0", netns: ns, master: br });
         script = script.display()
     ))
     .ok();
-    assert!(
-        out.stderr
-            .contains("clash.rhai:5:9: create link 'clash': File exists"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("rolled back the 3 change(s)"),
-        "{}",
-        out.stderr
+    assert_contains(
+        &out.stderr,
+        &[
+            "clash.rhai:5:9: create link 'clash': File exists",
+            "rolled back the 3 change(s)",
+        ],
     );
 }
 

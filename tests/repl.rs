@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{sandbox, script_file};
+use common::{assert_contains, sandbox, script_file};
 
 /// Steps for tests/common/pty_session.py, as a JSON file; returns its path.
 fn steps(list: &[(&str, &str)]) -> String {
@@ -110,22 +110,14 @@ fn piped_statements_run_without_prompts_and_rollback_on_exit_leaves_nothing() {
         "#,
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("42"), "{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains("invalid interface name 'bad name with spaces'"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("undid the session's 2 change(s)"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("lo "),
-        ":show lists p1's links: {}",
-        out.stdout
+    assert_contains(
+        &out.stdout,
+        &[
+            "42",
+            "invalid interface name 'bad name with spaces'",
+            "undid the session's 2 change(s)",
+            "lo ", // :show lists p1's links
+        ],
     );
 }
 
@@ -147,16 +139,14 @@ fn help_load_and_rollback_meta_commands() {
         script = script.display()
     ));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let text = out.stdout;
-    assert!(
-        text.contains("veth(name: &str, options: Map) -> Link"),
-        "{text}"
-    );
-    assert!(text.contains("loaded: [\"la\", \"lb\"]"), "{text}");
-    assert!(text.contains("undid 3 change(s)"), "{text}");
-    assert!(
-        text.contains("3  undone     ip -n la link add x type veth peer name y netns lb"),
-        "{text}"
+    assert_contains(
+        &out.stdout,
+        &[
+            "veth(name: &str, options: Map) -> Link",
+            "loaded: [\"la\", \"lb\"]",
+            "undid 3 change(s)",
+            "3  undone     ip -n la link add x type veth peer name y netns lb",
+        ],
     );
 }
 

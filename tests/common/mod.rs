@@ -116,3 +116,10 @@ pub fn each_fails_and_leaves_nothing(cases: &[(&str, String, &str)]) {
     }
     assert!(!out.stdout.contains("rollback left"), "{}", out.stdout);
 }
+
+/// Assert that `text` contains every one of `wanted`, showing the text otherwise.
+pub fn assert_contains(text: &str, wanted: &[&str]) {
+    for w in wanted {
+        assert!(text.contains(w), "expected {w:?} in:\n{text}");
+    }
+}
