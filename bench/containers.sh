@@ -17,6 +17,9 @@ plumb=$PWD/target/release/plumb
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# Container I's address: host number I + 2 of 10.88.0.0/16, as the plumb script hands out.
+container_ip() { echo "10.88.$((($1 + 2) / 256)).$((($1 + 2) % 256))"; }
+
 # The tutorial way, one process per command (document 000's sequence).
 shell_build() {
     local n=$1
@@ -24,7 +27,8 @@ shell_build() {
     echo "ip addr add 10.88.0.1/16 dev plumb0"
     echo "ip link set plumb0 up"
     for ((i = 0; i < n; i++)); do
-        local ip="10.88.$(((i + 2) / 256)).$(((i + 2) % 256))"
+        local ip
+        ip=$(container_ip "$i")
         echo "ip netns add c$i"
         echo "ip link add vc$i type veth peer name ceth$i"
         echo "ip link set ceth$i netns c$i"
@@ -58,7 +62,8 @@ batch_build() {
     } >"$work/host.batch"
     echo "ip -batch $work/host.batch"
     for ((i = 0; i < n; i++)); do
-        local ip="10.88.$(((i + 2) / 256)).$(((i + 2) % 256))"
+        local ip
+        ip=$(container_ip "$i")
         printf 'addr add %s/16 dev eth0\nlink set lo up\nlink set eth0 up\nroute add default via 10.88.0.1\n' "$ip" >"$work/c$i.batch"
         echo "ip -n c$i -batch $work/c$i.batch"
     done
