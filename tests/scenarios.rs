@@ -109,3 +109,45 @@ fn a_missing_path_is_an_error_not_an_empty_pass() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("no such file or directory"), "{text}");
 }
+
+#[test]
+fn every_script_names_its_document_and_dry_runs_to_shell_commands() {
+    let mut scripts: Vec<_> = std::fs::read_dir(repo().join("scripts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    scripts.sort();
+    assert_eq!(scripts.len(), 10, "{scripts:?}");
+    for script in scripts {
+        let source = std::fs::read_to_string(&script).unwrap();
+        let header = source.lines().next().unwrap_or_default();
+        assert!(
+            header.starts_with("// ") && header.contains("document"),
+            "{}: the first line names the document: {header}",
+            script.display()
+        );
+        assert!(
+            source.contains("param("),
+            "{}: has parameters",
+            script.display()
+        );
+        // A dry run changes nothing; it still runs in a sandbox, in case.
+        let out = Command::new(plumb())
+            .args(["--sandbox", "run", "--dry-run"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.lines().filter(|l| l.starts_with("ip ")).count() >= 3,
+            "{}:\n{text}",
+            script.display()
+        );
+    }
+}
