@@ -162,16 +162,18 @@ impl Op {
                     .mtu
                     .map(|m| format!(" mtu {m}"))
                     .unwrap_or_default();
-                // The kernel opens a veth only once both ends exist: up comes after.
-                let veth = matches!(kind, LinkKind::Veth { .. });
-                let up_arg = if settings.up && !veth { " up" } else { "" };
+                let up_arg = if settings.up && kind.up_on_create() {
+                    " up"
+                } else {
+                    ""
+                };
                 let master_arg = settings
                     .master
                     .as_ref()
                     .map(|m| format!(" master {m}"))
                     .unwrap_or_default();
                 let head = format!("{ip} link add {name}{mtu_arg}{master_arg}{up_arg}");
-                vec![match kind {
+                match kind {
                     LinkKind::Veth { peer, peer_netns } => {
                         let netns = match peer_netns {
                             Some(p) if p != ns => format!(" netns {}", p.ip_netns_arg()),
@@ -184,9 +186,9 @@ impl Op {
                             lines.push(format!("{ip} link set {name} up"));
                             lines.push(format!("{peer_ip} link set {peer} up"));
                         }
-                        return lines;
+                        lines
                     }
-                    LinkKind::Bridge => format!("{head} type bridge"),
+                    LinkKind::Bridge => vec![format!("{head} type bridge")],
                     LinkKind::Vxlan { spec, dev } => {
                         let mut s =
                             format!("{head} type vxlan id {} dstport {}", spec.id, spec.port);
@@ -202,12 +204,13 @@ impl Op {
                         if let Some(dev) = dev {
                             s += &format!(" dev {dev}");
                         }
-                        s
+                        vec![s]
                     }
-                    LinkKind::Macvlan { parent, mode } => {
-                        format!("{head} link {parent} type macvlan mode {}", mode.as_str())
-                    }
-                }]
+                    LinkKind::Macvlan { parent, mode } => vec![format!(
+                        "{head} link {parent} type macvlan mode {}",
+                        mode.as_str()
+                    )],
+                }
             }
             Op::LinkSet {
                 ns, name, change, ..

@@ -82,6 +82,15 @@ pub enum LinkKind {
     },
 }
 
+impl LinkKind {
+    /// Can the creating request already bring it up? Not a veth: the kernel
+    /// opens one end only once the other exists (ENOTCONN), so its ends are
+    /// brought up after creation.
+    pub fn up_on_create(&self) -> bool {
+        !matches!(self, LinkKind::Veth { .. })
+    }
+}
+
 /// A route as `ip route add DEST [via GW] [dev DEV]` states it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
@@ -296,7 +305,7 @@ impl Kernel {
                 Some(m) => Some(self.link(ns, m)?.index),
                 None => None,
             },
-            up: settings.up && !matches!(kind, LinkKind::Veth { .. }),
+            up: settings.up && kind.up_on_create(),
         };
         self.create_link(&h, ns, name, kind, request)?;
         match kind {
