@@ -99,6 +99,9 @@ fn delete_namespaces(
     namespaces: &mut Vec<(u64, String, Option<u64>)>,
     errors: &mut Vec<Error>,
 ) -> Result<usize> {
+    if namespaces.is_empty() {
+        return Ok(0);
+    }
     let deletions: Vec<(String, Option<u64>)> = namespaces
         .iter()
         .map(|(_, name, inode)| (name.clone(), *inode))

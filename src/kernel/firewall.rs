@@ -88,11 +88,22 @@ pub struct Batch {
     pub rules: Vec<Rule>,
 }
 
-fn tables(rules: &[Rule]) -> Vec<&str> {
-    let mut t: Vec<&str> = rules.iter().map(|r| r.table.as_str()).collect();
-    t.sort();
-    t.dedup();
-    t
+/// `iptables-restore` input: the (table, line) pairs grouped by table, each
+/// table's lines in their given order.
+fn restore_text(lines: &[(&str, String)]) -> String {
+    let mut tables: Vec<&str> = lines.iter().map(|(t, _)| *t).collect();
+    tables.sort();
+    tables.dedup();
+    let mut text = String::new();
+    for table in tables {
+        text += &format!("*{table}\n");
+        for (_, line) in lines.iter().filter(|(t, _)| *t == table) {
+            text += line;
+            text += "\n";
+        }
+        text += "COMMIT\n";
+    }
+    text
 }
 
 fn fw_error(context: String, e: impl std::fmt::Display) -> Error {
@@ -162,24 +173,13 @@ impl Batch {
         setup: &[(&str, String)],
         verb_for: impl Fn(&Rule) -> &'static str,
     ) -> String {
-        let mut tables = tables(&self.rules);
-        tables.extend(setup.iter().map(|(t, _)| *t));
-        tables.sort();
-        tables.dedup();
-        let mut text = String::new();
-        for table in tables {
-            text += &format!("*{table}\n");
-            for (_, line) in setup.iter().filter(|(t, _)| *t == table) {
-                text += line;
-                text += "\n";
-            }
-            for r in self.rules.iter().filter(|r| r.table == table) {
-                text += &r.line(verb_for(r), &self.comment);
-                text += "\n";
-            }
-            text += "COMMIT\n";
-        }
-        text
+        let mut lines = setup.to_vec();
+        lines.extend(
+            self.rules
+                .iter()
+                .map(|r| (r.table.as_str(), r.line(verb_for(r), &self.comment))),
+        );
+        restore_text(&lines)
     }
 
     fn restore(&self, input: &str) -> Result<process::ExecOutput> {
@@ -310,11 +310,7 @@ impl Batch {
         if lines.is_empty() {
             return Ok(());
         }
-        let empty = Batch {
-            rules: Vec::new(),
-            ..self.clone()
-        };
-        let input = empty.restore_input(&lines, |_| "-A");
+        let input = restore_text(&lines);
         let out = self.restore(&input)?;
         if out.code != 0 {
             return Err(Error::Firewall(format!(
