@@ -203,31 +203,18 @@ impl Kernel {
     /// interface created in it later (Docker's default: no start-up multicast).
     /// Returns the namespace's inode.
     pub fn create_netns(&self, name: &str, ipv6: bool) -> Result<u64> {
-        if !ipv6 {
-            // Spares are made with IPv6 off and lo up, ready to be named.
+        let (inode, socket) = if ipv6 {
+            netns::create(name, true)?
+        } else {
+            // Spares are made with IPv6 off, ahead of use.
             let mut spares = self.spares.borrow_mut();
             if spares.is_none() {
                 *spares = Some(netns::SpareMaker::start()?);
             }
-            let (inode, socket) = spares.as_ref().expect("just started").take(name)?;
-            self.adopt(&NsRef::Named(name.into()), socket)?;
-            return Ok(inode);
-        }
-        let created = netns::create(name, || {
-            if !ipv6 {
-                sysctl::write_here(
-                    std::path::Path::new("/proc/sys/net/ipv6/conf/default/disable_ipv6"),
-                    "1",
-                )
-                .map_err(|e| Error::io("disable IPv6 in the new namespace", e))?;
-            }
-            netlink::open_socket()
-        })?;
-        let ns = NsRef::Named(name.into());
-        let handle = self.adopt(&ns, created.inside)?;
-        // lo is always index 1 in a new namespace.
-        self.run(netlink::set_link(&handle, 1, &LinkChange::Up))?;
-        Ok(created.inode)
+            spares.as_ref().expect("just started").take(name)?
+        };
+        self.adopt(&NsRef::Named(name.into()), socket)?;
+        Ok(inode)
     }
 
     pub fn delete_netns(&self, name: &str, expect_inode: Option<u64>) -> Result<()> {

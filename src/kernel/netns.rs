@@ -187,12 +187,6 @@ fn prepare_netns_dir_now() -> Result<()> {
     }
 }
 
-/// A namespace just made, with work done inside it before its creating thread left.
-pub struct Created<T> {
-    pub inode: u64,
-    pub inside: T,
-}
-
 /// Create the file a namespace is bind-mounted on (refusing a taken name).
 fn reserve_path(name: &str) -> Result<PathBuf> {
     validate_netns_name(name)?;
@@ -235,35 +229,37 @@ fn mount_on(path: &Path, source: &str) -> Result<u64> {
     inode
 }
 
-/// Create the named namespace (`ip netns add NAME`), then run `init` inside it on
-/// the creating thread, which saves a second setns.
-pub fn create<T: Send>(name: &str, init: impl FnOnce() -> Result<T> + Send) -> Result<Created<T>> {
+/// Create the named namespace now (`ip netns add NAME`), on a short-lived
+/// thread; returns its inode and a netlink socket opened inside it.
+pub fn create(name: &str, ipv6: bool) -> Result<(u64, OwnedFd)> {
     let path = reserve_path(name)?;
     let made = std::thread::scope(|s| {
-        s.spawn(|| -> Result<(u64, T)> {
-            unshare(CloneFlags::CLONE_NEWNET).context(|| "unshare(CLONE_NEWNET)".into())?;
-            let inode = mount_on(&path, "/proc/thread-self/ns/net")?;
-            Ok((inode, init()?))
-        })
-        .join()
-        .expect("namespace creation thread panicked")
+        s.spawn(|| make_namespace(ipv6))
+            .join()
+            .expect("namespace creation thread panicked")
     });
-    match made {
-        Ok((inode, inside)) => Ok(Created { inode, inside }),
-        Err(e) => {
-            let _ = umount2(&path, MntFlags::MNT_DETACH);
-            let _ = fs::remove_file(&path);
-            Err(e)
-        }
-    }
+    name_namespace(path, made)
 }
 
-/// A namespace made ahead of use, not yet named: lo up, IPv6 off for new
-/// interfaces, a netlink socket opened inside. Held only by its descriptor,
-/// so an unused spare vanishes with plumb (it never appears under /run/netns).
-pub struct Spare {
+/// A namespace not yet named: lo up, IPv6 off for new interfaces unless
+/// asked for, a netlink socket opened inside. Held only by its descriptor, so
+/// an unused one vanishes with plumb (it never appears under /run/netns).
+pub struct Unnamed {
     ns: OwnedFd,
-    pub socket: OwnedFd,
+    socket: OwnedFd,
+}
+
+/// Bind-mount a made namespace on its reserved path; returns its inode and socket.
+fn name_namespace(path: PathBuf, made: Result<Unnamed>) -> Result<(u64, OwnedFd)> {
+    let made = match made {
+        Ok(made) => made,
+        Err(e) => {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+    };
+    let inode = mount_on(&path, &format!("/proc/self/fd/{}", made.ns.as_raw_fd()))?;
+    Ok((inode, made.socket))
 }
 
 /// Makes spare namespaces on a background thread, a couple ahead of use.
@@ -271,7 +267,7 @@ pub struct Spare {
 /// sets up every per-namespace subsystem), and this way it runs on another
 /// core while the main thread does the rtnetlink work of the containers.
 pub struct SpareMaker {
-    spares: Receiver<Result<Spare>>,
+    spares: Receiver<Result<Unnamed>>,
 }
 
 impl SpareMaker {
@@ -282,7 +278,7 @@ impl SpareMaker {
             .spawn(move || {
                 // Each unshare moves this thread into a fresh namespace; it
                 // ends when the receiver is gone.
-                while tx.send(make_spare()).is_ok() {}
+                while tx.send(make_namespace(false)).is_ok() {}
             })
             .map_err(|e| Error::io("start the namespace thread", e))?;
         Ok(SpareMaker { spares })
@@ -291,35 +287,30 @@ impl SpareMaker {
     /// Name the next spare (`ip netns add NAME`); returns its inode and socket.
     pub fn take(&self, name: &str) -> Result<(u64, OwnedFd)> {
         let path = reserve_path(name)?;
-        let spare = match self.spares.recv() {
-            Ok(spare) => spare,
-            Err(_) => Err(Error::Journal("the namespace thread stopped".into())),
-        };
-        let spare = match spare {
-            Ok(spare) => spare,
-            Err(e) => {
-                let _ = fs::remove_file(&path);
-                return Err(e);
-            }
-        };
-        let inode = mount_on(&path, &format!("/proc/self/fd/{}", spare.ns.as_raw_fd()))?;
-        Ok((inode, spare.socket))
+        let made = self
+            .spares
+            .recv()
+            .unwrap_or_else(|_| Err(Error::Journal("the namespace thread stopped".into())));
+        name_namespace(path, made)
     }
 }
 
-fn make_spare() -> Result<Spare> {
+/// Move the calling thread into a new namespace and prepare it there.
+fn make_namespace(ipv6: bool) -> Result<Unnamed> {
     unshare(CloneFlags::CLONE_NEWNET).context(|| "unshare(CLONE_NEWNET)".into())?;
     let ns = File::open("/proc/thread-self/ns/net")
         .context(|| "open the new namespace".into())?
         .into();
-    crate::kernel::sysctl::write_here(
-        Path::new("/proc/sys/net/ipv6/conf/default/disable_ipv6"),
-        "1",
-    )
-    .map_err(|e| Error::io("disable IPv6 in the new namespace", e))?;
+    if !ipv6 {
+        crate::kernel::sysctl::write_here(
+            Path::new("/proc/sys/net/ipv6/conf/default/disable_ipv6"),
+            "1",
+        )
+        .map_err(|e| Error::io("disable IPv6 in the new namespace", e))?;
+    }
     loopback_up_here()?;
     let socket = crate::kernel::netlink::open_socket()?;
-    Ok(Spare { ns, socket })
+    Ok(Unnamed { ns, socket })
 }
 
 /// `ip link set lo up` in the calling thread's namespace, by ioctl: this
