@@ -234,22 +234,21 @@ impl Repl {
             message: e.to_string(),
         })?;
         self.functions = self.functions.merge(&ast.clone_functions_only());
-        self.keep_imports(text).map_err(|e| locate(&e))?;
+        self.keep_imports(text);
         Ok(value)
     }
 
     /// Imports last only as long as one evaluation: register each imported
-    /// module under its alias so later statements still see it.
-    fn keep_imports(&mut self, text: &str) -> std::result::Result<(), rhai::EvalAltResult> {
+    /// module under its alias so later statements still see it. The statement
+    /// already ran, so its real imports resolve; a match that does not (the
+    /// words inside a string) was no import and is passed over.
+    fn keep_imports(&mut self, text: &str) {
         for (path, alias) in imports(text) {
-            let module = self
-                .engine
-                .module_resolver()
-                .resolve(&self.engine, None, &path, Position::NONE)
-                .map_err(|e| *e)?;
-            self.engine.register_static_module(alias, module);
+            let resolver = self.engine.module_resolver();
+            if let Ok(module) = resolver.resolve(&self.engine, None, &path, Position::NONE) {
+                self.engine.register_static_module(alias, module);
+            }
         }
-        Ok(())
     }
 
     fn meta(&mut self, command: &str) -> Result<bool> {
