@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::error::{Error, Result};
+use plumb_kernel::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct Pool {

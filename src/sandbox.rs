@@ -15,7 +15,8 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
-use crate::error::{Context, Result};
+use crate::error::{Error, Result};
+use plumb_kernel::error::Context;
 
 /// Set in the process that entered a sandbox: what it changes ends with it.
 static ENTERED: AtomicBool = AtomicBool::new(false);
@@ -113,6 +114,17 @@ pub fn enter() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The sandbox plays the host: its loopback is up, as a machine's is.
+pub fn loopback_up() -> Result<()> {
+    plumb_kernel::Kernel::new()?
+        .set_link(
+            &plumb_kernel::NsRef::Host,
+            "lo",
+            &plumb_kernel::LinkChange::Up,
+        )
+        .map_err(Error::from)
 }
 
 fn wait_for(child: Pid) -> i32 {

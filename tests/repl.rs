@@ -56,7 +56,7 @@ fn a_session_keeps_state_undoes_failures_completes_names_and_saves_a_script() {
         ("send", ":journal\r"),
         (
             "expect",
-            r"undone +ip -n web addr add 10\.7\.0\.2/24 dev eth0",
+            r"undone +ip -n web addr add 10\.7\.0\.2/24 brd \+ dev eth0",
         ),
         prompt,
         ("send", save_command.as_str()),

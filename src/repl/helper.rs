@@ -16,8 +16,8 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 
 use super::input::is_complete;
-use crate::journal::Session;
-use crate::kernel::{netns, NsRef};
+use plumb_journal::Session;
+use plumb_kernel::{netns, NsRef};
 
 /// Properties of plumb's handle types, offered after `.` with the methods.
 const PROPERTIES: &[&str] = &[
@@ -57,7 +57,7 @@ impl ReplHelper {
             std::iter::once(NsRef::Host).chain(names.clone().into_iter().map(NsRef::Named));
         let mut links = BTreeSet::new();
         for ns in spaces {
-            if let Ok(found) = session.kernel.links(&ns) {
+            if let Ok(found) = session.inspect().links(&ns) {
                 links.extend(found.into_iter().map(|l| l.name));
             }
         }

@@ -19,9 +19,10 @@ use rustyline::history::DefaultHistory;
 use rustyline::Editor;
 
 use crate::error::{Error, Result};
-use crate::journal::{EntryState, Journal, Session};
-use crate::kernel::{Kernel, NsRef};
-use crate::script::{self, handles::Link, handles::Netns, Params, ScriptError, INTERRUPTED};
+use crate::script::convert::{Link, Netns};
+use crate::script::{self, Api, Params, ScriptError, INTERRUPTED};
+use plumb_journal::{Journal, Session};
+use plumb_kernel::{Kernel, NsRef, MAIN_TABLE};
 
 pub struct ReplArgs {
     pub params: BTreeMap<String, String>,
@@ -38,6 +39,7 @@ struct Statement {
 
 struct Repl {
     engine: Engine,
+    api: Api,
     session: Rc<RefCell<Session>>,
     scope: Scope<'static>,
     /// Every function defined so far; each statement runs with them.
@@ -49,13 +51,13 @@ struct Repl {
 }
 
 pub fn repl(args: ReplArgs) -> Result<bool> {
-    let session = Session::new(Kernel::new()?, Journal::create("(repl)")?);
-    let session = Rc::new(RefCell::new(session));
+    let journal = Journal::create("(repl)", args.params.clone(), None)?;
+    let session = Rc::new(RefCell::new(Session::new(Kernel::new()?, journal)));
     let (engine, api) = script::engine(session.clone(), Params::new(args.params));
-    drop(api);
-    crate::run::stop_scripts_on_signals();
+    crate::commands::stop_scripts_on_signals();
     let mut repl = Repl {
         engine,
+        api,
         session,
         scope: Scope::new(),
         functions: AST::empty(),
@@ -105,8 +107,8 @@ impl Repl {
             functions,
             variables: self.variables.clone(),
         };
-        let mut editor: Editor<helper::ReplHelper, DefaultHistory> =
-            Editor::new().map_err(|e| Error::Journal(format!("start the line editor: {e}")))?;
+        let mut editor: Editor<helper::ReplHelper, DefaultHistory> = Editor::new()
+            .map_err(|e| Error::io("start the line editor", std::io::Error::other(e)))?;
         editor.set_helper(Some(helper));
         let history = history_path();
         if let Some(path) = &history {
@@ -126,7 +128,7 @@ impl Repl {
                 // Ctrl-C: drop the current input, keep the session.
                 Err(ReadlineError::Interrupted) => continue,
                 Err(ReadlineError::Eof) => break,
-                Err(e) => return Err(Error::Journal(format!("read input: {e}"))),
+                Err(e) => return Err(Error::io("read input", std::io::Error::other(e))),
             }
         }
         if let Some(path) = &history {
@@ -207,8 +209,8 @@ impl Repl {
                 self.any_failed = true;
                 print_error(text, &err);
                 match self.session.borrow_mut().undo_after(after) {
-                    Ok(0) => {}
-                    Ok(n) => eprintln!("undid the {n} change(s) this statement made"),
+                    Ok(r) if r.undone == 0 => {}
+                    Ok(r) => eprintln!("undid the {} change(s) this statement made", r.undone),
                     Err(e) => eprintln!("undoing this statement: {e}"),
                 }
                 false
@@ -217,7 +219,9 @@ impl Repl {
     }
 
     fn evaluate(&mut self, text: &str) -> std::result::Result<Dynamic, ScriptError> {
-        let locate = |e: &rhai::EvalAltResult| ScriptError::from_rhai("<input>", e);
+        let engine = &self.engine;
+        let locate = |e: &rhai::EvalAltResult| ScriptError::from_rhai(engine, "<input>", e);
+        self.api.add_source("<input>", text);
         let mut ast = self
             .engine
             .compile_with_scope(&self.scope, text)
@@ -228,10 +232,13 @@ impl Repl {
             .engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &with_functions)
             .map_err(|e| locate(&e))?;
-        self.session.borrow_mut().flush().map_err(|e| ScriptError {
+        let flushed = self.session.borrow_mut().flush();
+        flushed.map_err(|f| ScriptError {
             file: "<input>".into(),
-            position: Position::NONE,
-            message: e.to_string(),
+            position: f.origin.as_ref().map_or(Position::NONE, |o| {
+                Position::new(o.line as u16, o.column as u16)
+            }),
+            message: f.error.to_string(),
         })?;
         self.functions = self.functions.merge(&ast.clone_functions_only());
         self.keep_imports(text);
@@ -331,7 +338,7 @@ impl Repl {
             journal
                 .entries()
                 .iter()
-                .filter(|e| matches!(e.state, EntryState::Done | EntryState::Pending))
+                .filter(|e| e.state.is_live())
                 .map(|e| e.seq)
                 .collect()
         };
@@ -341,7 +348,7 @@ impl Repl {
         }
         let after = live[live.len().saturating_sub(n)] - 1;
         match self.session.borrow_mut().undo_after(after) {
-            Ok(count) => println!("undid {count} change(s)"),
+            Ok(report) => println!("undid {} change(s)", report.undone),
             Err(e) => eprintln!("{e}"),
         }
         // A statement whose changes are all gone no longer belongs in :save.
@@ -349,11 +356,10 @@ impl Repl {
         let journal = session.journal().expect("a REPL session has a journal");
         let alive = |s: &Statement| {
             s.last == s.after
-                || journal.entries().iter().any(|e| {
-                    e.seq > s.after
-                        && e.seq <= s.last
-                        && matches!(e.state, EntryState::Done | EntryState::Pending)
-                })
+                || journal
+                    .entries()
+                    .iter()
+                    .any(|e| e.seq > s.after && e.seq <= s.last && e.state.is_live())
         };
         self.statements.retain(alive);
     }
@@ -395,7 +401,7 @@ impl Repl {
             n => NsRef::Named(n.to_string()),
         };
         let session = self.session.borrow();
-        let k = &session.kernel;
+        let k = session.inspect();
         let (links, addrs, routes) = match (k.links(&ns), k.addrs(&ns), k.routes(&ns)) {
             (Ok(l), Ok(a), Ok(r)) => (l, a, r),
             (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
@@ -430,7 +436,7 @@ impl Repl {
             );
         }
         println!("ROUTES");
-        for r in routes.iter().filter(|r| r.table == 254) {
+        for r in routes.iter().filter(|r| r.table == MAIN_TABLE) {
             let dest = r.dest.map_or("default".into(), |d| d.to_string());
             let via = r.via.map(|v| format!(" via {v}")).unwrap_or_default();
             let dev = r
@@ -447,7 +453,7 @@ impl Repl {
             let undone = session.undo_after(0);
             session.finish(true)?;
             match undone {
-                Ok(n) => eprintln!("plumb: undid the session's {n} change(s)"),
+                Ok(r) => eprintln!("plumb: undid the session's {} change(s)", r.undone),
                 Err(e) => eprintln!("plumb: {e}"),
             }
         } else {

@@ -1,6 +1,7 @@
 //! plumb's standard library: the Rhai modules in `stdlib/`, built into the
 //! binary so `import "docker" as docker;` works wherever plumb is installed.
-//! A script's own directory is searched first, so a local module can shadow one.
+//! Stdlib names are resolved first, so a script named docker.rhai cannot
+//! shadow the stdlib by accident; `import "./docker"` reaches a local file.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -14,30 +14,13 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The state a rollback must restore: the same definition `plumb test` uses.
+const SNAPSHOT_SH: &str = include_str!("../../src/snapshot.sh");
+
 /// Bash functions every test script can use.
 const PRELUDE: &str = r##"
 set -euo pipefail
-# The kernel state a rollback must restore exactly: namespaces, and in each of
-# them links, addresses and routes; sysctls; firewall rules and chains.
-snapshot() {
-  echo "# netns: $(ls /run/netns 2>/dev/null | tr '\n' ' ')"
-  for ns in host $(ls /run/netns 2>/dev/null); do
-    if [ "$ns" = host ]; then ipn="ip"; else ipn="ip -n $ns"; fi
-    echo "# $ns"
-    $ipn -d -o link | sed -E 's/ +/ /g'
-    $ipn -o addr
-    $ipn route show table all
-  done
-  echo "# sysctl"
-  cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/all/route_localnet /proc/sys/net/ipv6/conf/default/disable_ipv6
-  echo "# firewall"
-  # iptables-nft keeps an emptied table's built-in chains: only rules, user
-  # chains and non-default policies are state.
-  for save in iptables-save ip6tables-save; do
-    command -v $save >/dev/null || continue
-    $save 2>/dev/null | grep -E '^(-A|:)' | grep -Ev '^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT' | sed -E 's/\[[0-9]+:[0-9]+\]//' || true
-  done
-}
+snapshot() { plumb_snapshot; }
 # Fail the test with a message.
 die() { echo "FAILED: $*" >&2; exit 1; }
 "##;
@@ -71,7 +54,7 @@ pub fn sandbox(script: &str) -> Outcome {
     );
     let out = Command::new(plumb())
         .args(["sandbox", "--", "bash", "-c"])
-        .arg(format!("{PRELUDE}\n{script}"))
+        .arg(format!("{SNAPSHOT_SH}\n{PRELUDE}\n{script}"))
         .env("PATH", path)
         .current_dir(repo())
         .output()

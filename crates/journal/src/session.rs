@@ -1,0 +1,651 @@
+//! A session is one run: the kernel plus either a journal (changes are
+//! recorded, then made) or a dry-run printer (changes are only printed).
+//! It is the one seam between the script layer and the kernel: changes go
+//! in as ops ([`Session::apply`]), questions through [`Session::inspect`]
+//! (a dry run answers them without the kernel), programs through
+//! [`Session::exec`], output through [`Session::say`]. Nothing above it
+//! asks whether the run is a dry run.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::journal::{state_dir, EndStatus, Journal};
+use crate::lock::StateLock;
+use crate::op::{mark_of, run_of_mark, Op, Outcome, Owner, SHARED_MARK};
+use crate::shared;
+use crate::undo::{self, Report, UndoOptions};
+use plumb_kernel::firewall::Batch;
+use plumb_kernel::process::{self, ExecOutput};
+use plumb_kernel::{
+    shell, AddrInfo, Error as KernelError, Inspect, Kernel, LinkInfo, Neighbour, NsRef, RouteInfo,
+};
+
+/// Where in a script a change was asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The script's line there, as written.
+    pub text: String,
+}
+
+impl Origin {
+    /// `FILE:LINE`, as journals record it.
+    pub fn at(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
+/// A failed change, with where the script asked for it when that is not
+/// the call being made (a batched rule refused at a later flush).
+#[derive(Debug)]
+pub struct Failure {
+    pub error: Error,
+    pub origin: Option<Box<Origin>>,
+}
+
+impl<E: Into<Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            error: e.into(),
+            origin: None,
+        }
+    }
+}
+
+enum Mode {
+    Apply(Journal),
+    DryRun(DryRun),
+}
+
+/// Where a dry run prints, and what it has printed once already (chain
+/// set-up, shared objects such as ip_forward).
+struct DryRun {
+    out: Box<dyn Write>,
+    printed: HashSet<String>,
+    last_origin: Option<(String, usize)>,
+}
+
+impl DryRun {
+    fn print(&mut self, line: &str) -> Result<()> {
+        writeln!(self.out, "{line}").map_err(|e| Error::state("write the dry-run text", e))
+    }
+
+    /// `# FILE:LINE  TEXT` before the commands of a script line, once.
+    fn mark(&mut self, origin: Option<&Origin>) -> Result<()> {
+        let Some(o) = origin else { return Ok(()) };
+        let here = (o.file.clone(), o.line);
+        if self.last_origin.as_ref() == Some(&here) {
+            return Ok(());
+        }
+        self.last_origin = Some(here);
+        self.print(&format!("# {}  {}", o.at(), o.text.trim()))
+    }
+
+    fn print_op(&mut self, op: &Op, origin: Option<&Origin>) -> Result<()> {
+        if let Some(key) = op.shared_key() {
+            if !self.printed.insert(key) {
+                return Ok(()); // a shared object is made once
+            }
+        }
+        let setup = match op {
+            Op::Firewall { batch, .. } => batch.setup_shell(),
+            _ => Vec::new(),
+        };
+        self.mark(origin)?;
+        for line in op.shell() {
+            let repeated = setup.contains(&line) && !self.printed.insert(line.clone());
+            if !repeated {
+                self.print(&line)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a dry run answers: every named link and namespace exists, every
+/// list is empty, every sysctl reads "". It cannot ask the kernel: its text
+/// must build the same network on another machine.
+struct DryRunView;
+
+impl Inspect for DryRunView {
+    fn find_link(&self, _: &NsRef, name: &str) -> plumb_kernel::Result<Option<LinkInfo>> {
+        Ok(Some(LinkInfo {
+            index: 0,
+            name: name.into(),
+            kind: String::new(),
+            alias: None,
+            master: None,
+            link: None,
+            up: true,
+            mtu: 1500,
+            mac: String::new(),
+        }))
+    }
+    fn links(&self, _: &NsRef) -> plumb_kernel::Result<Vec<LinkInfo>> {
+        Ok(Vec::new())
+    }
+    fn addrs(&self, _: &NsRef) -> plumb_kernel::Result<Vec<AddrInfo>> {
+        Ok(Vec::new())
+    }
+    fn routes(&self, _: &NsRef) -> plumb_kernel::Result<Vec<RouteInfo>> {
+        Ok(Vec::new())
+    }
+    fn neighbours(&self, _: &NsRef) -> plumb_kernel::Result<Vec<Neighbour>> {
+        Ok(Vec::new())
+    }
+    fn sysctl(&self, _: &NsRef, _: &str) -> plumb_kernel::Result<String> {
+        Ok(String::new())
+    }
+    fn netns_exists(&self, _: &NsRef) -> plumb_kernel::Result<()> {
+        Ok(())
+    }
+    fn check_rule(
+        &self,
+        _: &NsRef,
+        _: bool,
+        _: &str,
+        _: &str,
+        _: &[String],
+    ) -> plumb_kernel::Result<()> {
+        Ok(())
+    }
+}
+
+/// Rules gathered for one `iptables-restore`, with where each was asked for.
+struct Pending {
+    batch: Batch,
+    origins: Vec<Option<Origin>>,
+}
+
+pub struct Session {
+    kernel: Kernel,
+    mode: Mode,
+    /// Firewall rules gathered for one `iptables-restore`, journaled and
+    /// applied together before the next other change (see [`Session::flush`]).
+    pending: Option<Pending>,
+    origin: Option<Origin>,
+    /// Links this run made or holds as shared: no owner to look up.
+    made: HashSet<(NsRef, String)>,
+    /// Links whose owner this run has looked up already.
+    checked: HashSet<(NsRef, String)>,
+    /// Set (by a signal handler) to stop programs the script runs.
+    cancel: Option<&'static AtomicBool>,
+}
+
+/// Did a failed change leave nothing behind? A clean refusal before any
+/// change (a taken name, bad input) is marked failed; anything else stays
+/// "in flight" and its undo removes whatever part of it was made.
+fn nothing_changed(e: &Error) -> bool {
+    let Some(k) = e.kernel() else {
+        return true;
+    };
+    matches!(
+        k,
+        KernelError::Invalid { .. }
+            | KernelError::NoSuchLink { .. }
+            | KernelError::NoSuchNetns(_)
+            | KernelError::NotOurs { .. }
+            | KernelError::Busy { .. }
+    ) || k.errno() == Some(libc::EEXIST)
+}
+
+impl Session {
+    pub fn new(kernel: Kernel, journal: Journal) -> Self {
+        Session {
+            kernel,
+            mode: Mode::Apply(journal),
+            pending: None,
+            origin: None,
+            made: HashSet::new(),
+            checked: HashSet::new(),
+            cancel: None,
+        }
+    }
+
+    /// A session that prints each change as shell commands and makes none.
+    pub fn dry_run(kernel: Kernel, mut out: Box<dyn Write>) -> Self {
+        let _ = writeln!(out, "#!/bin/sh\n# generated by plumb --dry-run\nset -e");
+        Session {
+            kernel,
+            mode: Mode::DryRun(DryRun {
+                out,
+                printed: HashSet::new(),
+                last_origin: None,
+            }),
+            pending: None,
+            origin: None,
+            made: HashSet::new(),
+            checked: HashSet::new(),
+            cancel: None,
+        }
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self.mode, Mode::DryRun(_))
+    }
+
+    pub fn journal(&self) -> Option<&Journal> {
+        match &self.mode {
+            Mode::Apply(j) => Some(j),
+            Mode::DryRun(_) => None,
+        }
+    }
+
+    pub fn run_id(&self) -> Option<&str> {
+        self.journal().map(|j| j.run_id.as_str())
+    }
+
+    /// Queries about the network: the kernel, or in a dry run its stand-in.
+    pub fn inspect(&self) -> &dyn Inspect {
+        match &self.mode {
+            Mode::Apply(_) => &self.kernel,
+            Mode::DryRun(_) => &DryRunView,
+        }
+    }
+
+    /// Did this run make the link (or hold it as shared)? A dry run cannot
+    /// tell and says yes.
+    pub fn made_here(&self, ns: &NsRef, name: &str) -> bool {
+        self.is_dry_run() || self.made.contains(&(ns.clone(), name.to_string()))
+    }
+
+    /// Where the script is now; changes made until the next call come from there.
+    pub fn set_origin(&mut self, origin: Option<Origin>) {
+        self.origin = origin;
+    }
+
+    /// A flag that, once set, stops programs the script runs.
+    pub fn set_cancel(&mut self, cancel: &'static AtomicBool) {
+        self.cancel = Some(cancel);
+    }
+
+    /// Journal the op, then apply it (or, in a dry run, print it). Firewall
+    /// rules for the same namespace and family are gathered into one batch.
+    pub fn apply(&mut self, op: Op) -> std::result::Result<(), Failure> {
+        if let Op::Firewall {
+            batch,
+            shared: false,
+        } = &op
+        {
+            match &mut self.pending {
+                Some(p) if p.batch.ns == batch.ns && p.batch.v6 == batch.v6 => {
+                    p.batch.rules.extend(batch.rules.iter().cloned());
+                    p.origins
+                        .extend(batch.rules.iter().map(|_| self.origin.clone()));
+                }
+                _ => {
+                    self.flush()?;
+                    self.pending = Some(Pending {
+                        batch: batch.clone(),
+                        origins: batch.rules.iter().map(|_| self.origin.clone()).collect(),
+                    });
+                }
+            }
+            return Ok(());
+        }
+        self.flush()?;
+        let origin = self.origin.clone();
+        self.apply_now(op, origin.as_ref())?;
+        Ok(())
+    }
+
+    /// Apply gathered firewall rules now: before other changes, before a
+    /// program runs that may depend on them, and at the end of a run. A
+    /// refused rule is reported where the script asked for it.
+    pub fn flush(&mut self) -> std::result::Result<(), Failure> {
+        let Some(Pending { batch, origins }) = self.pending.take() else {
+            return Ok(());
+        };
+        let first = origins.first().cloned().flatten();
+        let op = Op::Firewall {
+            batch,
+            shared: false,
+        };
+        self.apply_now(op, first.as_ref()).map_err(|error| {
+            let origin = match error.kernel() {
+                Some(KernelError::Rejected { rule: Some(i), .. }) => {
+                    origins.get(*i).cloned().flatten()
+                }
+                _ => first.clone(),
+            };
+            Failure {
+                error,
+                origin: origin.map(Box::new),
+            }
+        })
+    }
+
+    fn apply_now(&mut self, op: Op, origin: Option<&Origin>) -> Result<()> {
+        let Session {
+            kernel,
+            mode,
+            made,
+            checked,
+            ..
+        } = self;
+        let journal = match mode {
+            Mode::DryRun(dry) => return dry.print_op(&op, origin),
+            Mode::Apply(journal) => journal,
+        };
+        let at = origin.map(Origin::at);
+        let mut run = Run {
+            kernel,
+            journal,
+            at,
+        };
+        for (ns, name) in op.links_used() {
+            let key = (ns.clone(), name.to_string());
+            if made.contains(&key) || !checked.insert(key.clone()) {
+                continue;
+            }
+            if run.note_use(ns, name)? {
+                made.insert(key);
+            }
+        }
+        match op.shared_key() {
+            Some(key) => run.apply_shared(op.clone(), &key)?,
+            None => run.apply_own(op.clone())?,
+        }
+        made.extend(links_made(&op));
+        Ok(())
+    }
+
+    /// Run a program in `ns` and wait for it (a dry run prints it instead).
+    /// Gathered rules are applied first: the program may depend on them.
+    pub fn exec(
+        &mut self,
+        ns: &NsRef,
+        argv: &[String],
+        timeout: Duration,
+    ) -> std::result::Result<ExecOutput, Failure> {
+        self.flush()?;
+        let origin = self.origin.clone();
+        match &mut self.mode {
+            Mode::DryRun(dry) => {
+                dry.mark(origin.as_ref())?;
+                dry.print(&shell::exec(ns, argv))?;
+                Ok(ExecOutput {
+                    code: 0,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                    timed_out: false,
+                })
+            }
+            Mode::Apply(_) => Ok(process::exec_in(ns, argv, Some(timeout), self.cancel)?),
+        }
+    }
+
+    /// What the script prints: to standard output, or in a dry run as an
+    /// `echo` in the text, so the text does what the script does. A closed
+    /// standard output is an error like any other.
+    pub fn say(&mut self, text: &str) -> Result<()> {
+        match &mut self.mode {
+            Mode::DryRun(dry) => dry.print(&format!("echo {}", shell::quote(text))),
+            Mode::Apply(_) => {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{text}")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::state("write to standard output", e))
+            }
+        }
+    }
+
+    /// Try the network (a ping, a connection): gathered rules are applied
+    /// first, as the probe may depend on them. A dry run cannot try: it
+    /// notes `what` in its text and answers `assumed`.
+    pub fn probe<T>(
+        &mut self,
+        what: &str,
+        assumed: T,
+        f: impl FnOnce() -> plumb_kernel::Result<T>,
+    ) -> std::result::Result<T, Failure> {
+        self.flush()?;
+        match &mut self.mode {
+            Mode::DryRun(dry) => {
+                dry.print(&format!("# probe: {what}"))?;
+                Ok(assumed)
+            }
+            Mode::Apply(_) => Ok(f()?),
+        }
+    }
+
+    /// Undo every change made after `checkpoint`.
+    pub fn undo_after(&mut self, checkpoint: u64) -> Result<Report> {
+        // Gathered rules never reached the journal or the kernel.
+        self.pending = None;
+        match &mut self.mode {
+            Mode::Apply(journal) => {
+                undo::undo_after(journal, &self.kernel, checkpoint, UndoOptions::default())
+            }
+            Mode::DryRun(_) => Ok(Report::default()),
+        }
+    }
+
+    /// Close the run: its changes stay, or are all undone.
+    pub fn finish(&mut self, rolled_back: bool) -> Result<()> {
+        match &mut self.mode {
+            Mode::Apply(journal) => journal.end(if rolled_back {
+                EndStatus::RolledBack
+            } else {
+                EndStatus::Applied
+            }),
+            Mode::DryRun(dry) => dry
+                .out
+                .flush()
+                .map_err(|e| Error::state("write the dry-run text", e)),
+        }
+    }
+}
+
+/// The links an op brings into being (a veth: both ends).
+fn links_made(op: &Op) -> Vec<(NsRef, String)> {
+    match op {
+        Op::LinkAdd { ns, name, kind, .. } => {
+            let mut made = vec![(ns.clone(), name.clone())];
+            if let plumb_kernel::LinkKind::Veth { peer, peer_netns } = kind {
+                made.push((
+                    peer_netns.clone().unwrap_or_else(|| ns.clone()),
+                    peer.clone(),
+                ));
+            }
+            made
+        }
+        Op::LinkMove { to, new_name, .. } => vec![(to.clone(), new_name.clone())],
+        Op::Use { ns, name, .. } => vec![(ns.clone(), name.clone())],
+        Op::NetnsAdd { .. }
+        | Op::LinkSet { .. }
+        | Op::SetMaster { .. }
+        | Op::AddrAdd { .. }
+        | Op::RouteAdd { .. }
+        | Op::Sysctl { .. }
+        | Op::Spawn { .. }
+        | Op::Firewall { .. } => Vec::new(),
+    }
+}
+
+/// One change being journaled and made.
+struct Run<'a> {
+    kernel: &'a Kernel,
+    journal: &'a mut Journal,
+    at: Option<String>,
+}
+
+impl Run<'_> {
+    /// Record the op, then make it; the outcome (or the failure) follows.
+    fn record_and_apply(&mut self, mut op: Op, outcome: Outcome, make: bool) -> Result<()> {
+        let seq = self.journal.next_seq();
+        let mark = mark_of(&self.journal.run_id, seq);
+        if let Op::Firewall { batch, shared } = &mut op {
+            batch.comment = if *shared {
+                Op::shared_comment(batch)
+            } else {
+                mark.clone()
+            };
+        }
+        self.journal.record(op.clone(), self.at.clone())?;
+        if !make {
+            self.journal.done(seq, outcome);
+            return Ok(());
+        }
+        match op.apply(self.kernel, &mark) {
+            Ok(made) => {
+                self.journal.done(
+                    seq,
+                    Outcome {
+                        joined: outcome.joined,
+                        preexisting: outcome.preexisting,
+                        ..made
+                    },
+                );
+                Ok(())
+            }
+            Err(e) => {
+                if nothing_changed(&e) {
+                    self.journal.failed(seq);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn apply_own(&mut self, mut op: Op) -> Result<()> {
+        op.capture_old(self.kernel)?;
+        // A batch's chain set-up is decided against the whole table.
+        let _lock = match op {
+            Op::Firewall { .. } => Some(StateLock::acquire(&state_dir())?),
+            _ => None,
+        };
+        self.record_and_apply(op, Outcome::default(), true)
+    }
+
+    /// A shared object: joined when a live run holds it, adopted when it is
+    /// plumb's and was left, used as found when it is someone else's and
+    /// alike, made otherwise. Decided under the lock.
+    fn apply_shared(&mut self, mut op: Op, key: &str) -> Result<()> {
+        if let Op::Firewall { batch, .. } = &mut op {
+            batch.comment = Op::shared_comment(batch);
+        }
+        let _lock = StateLock::acquire(&state_dir())?;
+        let holders = shared::holders(key, &self.journal.run_id)?;
+        let mut outcome = Outcome::default();
+        if let Some(h) = holders.first() {
+            if let (
+                Op::Sysctl {
+                    key, value, old, ..
+                },
+                Op::Sysctl {
+                    value: theirs,
+                    old: original,
+                    ..
+                },
+            ) = (&mut op, &h.entry.op)
+            {
+                if value != theirs {
+                    return Err(Error::Conflict {
+                        what: format!("sysctl {key}"),
+                        has: theirs.clone(),
+                        want: value.clone(),
+                        holder: format!("set by run {}", h.run),
+                    });
+                }
+                // The last run to leave restores what was there before the first.
+                *old = original.clone();
+            }
+            outcome.joined = Some(h.run.clone());
+            outcome.preexisting = h.entry.outcome.as_ref().is_some_and(|o| o.preexisting);
+        }
+        let present = op.present(self.kernel)?;
+        if present && holders.is_empty() {
+            outcome.preexisting = self.found_before(&op)?;
+        } else if !present && holders.is_empty() {
+            op.capture_old(self.kernel)?;
+        }
+        self.record_and_apply(op, outcome, !present)
+    }
+
+    /// A shared object that is there while no live run holds it: plumb's
+    /// own (left by a run whose journal is gone) is adopted and goes with
+    /// its last user; anything else was there before plumb and stays.
+    fn found_before(&self, op: &Op) -> Result<bool> {
+        Ok(match op {
+            Op::LinkAdd { ns, name, kind, .. } => {
+                let link = self.kernel.link(ns, name)?;
+                if link.kind != kind.kernel_name() {
+                    return Err(Error::Conflict {
+                        what: format!("link '{name}' in {}", ns.short_name()),
+                        has: format!(
+                            "a {}",
+                            if link.kind.is_empty() {
+                                "device"
+                            } else {
+                                &link.kind
+                            }
+                        ),
+                        want: format!("a {}", kind.kernel_name()),
+                        holder: match link.alias.as_deref() {
+                            Some(a) if a.starts_with("plumb:") => "made by plumb".into(),
+                            _ => "not made by plumb".into(),
+                        },
+                    });
+                }
+                link.alias.as_deref() != Some(SHARED_MARK)
+            }
+            Op::Use { ns, name, .. } => {
+                self.kernel.link(ns, name)?.alias.as_deref() != Some(SHARED_MARK)
+            }
+            Op::Firewall { .. } => false,
+            Op::AddrAdd { .. } | Op::Sysctl { .. } => true,
+            Op::NetnsAdd { .. }
+            | Op::LinkSet { .. }
+            | Op::LinkMove { .. }
+            | Op::SetMaster { .. }
+            | Op::RouteAdd { .. }
+            | Op::Spawn { .. } => false,
+        })
+    }
+
+    /// The op names a link this run did not make: if it is another run's
+    /// (or shared), journal the dependency first. True when one was journaled.
+    fn note_use(&mut self, ns: &NsRef, name: &str) -> Result<bool> {
+        let Some(link) = self.kernel.find_link(ns, name)? else {
+            return Ok(false); // the op itself will say it is missing
+        };
+        let owner = match link.alias.as_deref() {
+            Some(SHARED_MARK) => Owner::Shared,
+            Some(alias) => match run_of_mark(alias) {
+                Some(run) if run != self.journal.run_id => Owner::Run(run.to_string()),
+                _ => return Ok(false),
+            },
+            None => return Ok(false),
+        };
+        let op = Op::Use {
+            ns: ns.clone(),
+            name: name.to_string(),
+            owner: owner.clone(),
+        };
+        match owner {
+            Owner::Shared => {
+                let key = op.shared_key().expect("a shared use has a key");
+                self.apply_shared(op, &key)?;
+            }
+            Owner::Run(run) => {
+                let _lock = StateLock::acquire(&state_dir())?;
+                if let Ok(theirs) = Journal::load(&run) {
+                    if theirs.is_leaving() {
+                        return Err(Error::Leaving {
+                            what: format!("link '{name}' in {}", ns.short_name()),
+                            owner: run,
+                        });
+                    }
+                }
+                self.record_and_apply(op, Outcome::default(), false)?;
+            }
+        }
+        Ok(true)
+    }
+}

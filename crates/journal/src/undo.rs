@@ -1,0 +1,557 @@
+//! Undo: newest change first, best-effort and idempotent (the CNI DEL contract).
+//! Every failure is gathered and reported at the end; what is already gone
+//! counts as undone. A namespace this undo deletes takes its links,
+//! addresses, routes and rules with it, so those are not undone one by one
+//! ([`plan`], a plain function); a namespace that processes plumb did not
+//! start still use is left in place and named, unless `kill` is asked for.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::error::{Error, Result, UndoFailure};
+use crate::journal::{Entry, Journal};
+use crate::lock::StateLock;
+use crate::op::{mark_of, Op};
+use crate::shared;
+use plumb_kernel::{netns, process, Kernel, NsRef};
+
+/// How long the kernel gets to remove the links of deleted namespaces
+/// before plumb deletes what is left itself.
+const LINK_REMOVAL_LIMIT: Duration = Duration::from_secs(2);
+
+/// One step of an undo, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Undo this entry (an index into the journal's entries) on its own.
+    Undo(usize),
+    /// Delete these namespaces together (indexes of their `ip netns add`),
+    /// with the entries whose effect goes with them.
+    Namespaces {
+        spaces: Vec<usize>,
+        covered: Vec<Covered>,
+    },
+}
+
+/// An entry undone by deleting a namespace.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Covered {
+    pub entry: usize,
+    /// The index of the namespace's own entry.
+    pub by: usize,
+    /// A veth end outside the namespace: gone only once the kernel has
+    /// removed the namespace's links (it is deleted directly otherwise).
+    pub outside: bool,
+}
+
+/// The steps that undo every live entry with a sequence number above
+/// `after`, newest first. Namespaces met one after another (their contents
+/// need no undo) are deleted together, before the next change that does.
+pub fn plan(entries: &[Entry], after: u64) -> Vec<Step> {
+    let targets: Vec<usize> = (0..entries.len())
+        .rev()
+        .filter(|&i| entries[i].seq > after && entries[i].state.is_live())
+        .collect();
+    let doomed: HashMap<&str, usize> = targets
+        .iter()
+        .filter_map(|&i| entries[i].op.created_netns().map(|n| (n, i)))
+        .collect();
+    let doomed_by = |ns: &NsRef| match ns {
+        NsRef::Named(n) => doomed.get(n.as_str()).copied(),
+        NsRef::Host | NsRef::Pid(_) | NsRef::Path(_) => None,
+    };
+    let mut steps = Vec::new();
+    let mut spaces = Vec::new();
+    let mut covered = Vec::new();
+    for i in targets {
+        let op = &entries[i].op;
+        if op.created_netns().is_some() {
+            spaces.push(i);
+        } else if let Some(by) = op.lives_in().and_then(doomed_by) {
+            covered.push(Covered {
+                entry: i,
+                by,
+                outside: false,
+            });
+        } else if let Some(by) = op.veth_across().and_then(|(_, _, peer)| doomed_by(peer)) {
+            covered.push(Covered {
+                entry: i,
+                by,
+                outside: true,
+            });
+        } else {
+            if !spaces.is_empty() {
+                steps.push(Step::Namespaces {
+                    spaces: std::mem::take(&mut spaces),
+                    covered: Vec::new(),
+                });
+            }
+            steps.push(Step::Undo(i));
+        }
+    }
+    if !spaces.is_empty() {
+        steps.push(Step::Namespaces {
+            spaces,
+            covered: Vec::new(),
+        });
+    }
+    // Each covered entry goes with the step that deletes its namespace.
+    for c in covered {
+        for step in &mut steps {
+            if let Step::Namespaces { spaces, covered } = step {
+                if spaces.contains(&c.by) {
+                    covered.push(c);
+                    break;
+                }
+            }
+        }
+    }
+    steps
+}
+
+/// What an undo did, beyond what it reports as failures.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub undone: usize,
+    /// Things left alone on purpose, and objects still shared with live runs.
+    pub notes: Vec<String>,
+}
+
+/// Options of an undo.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UndoOptions {
+    /// End processes plumb did not start that keep the run's namespaces alive.
+    pub kill: bool,
+}
+
+struct Undoer<'a> {
+    journal: &'a mut Journal,
+    kernel: &'a Kernel,
+    options: UndoOptions,
+    report: Report,
+    failures: Vec<UndoFailure>,
+}
+
+/// Undo every change with a sequence number above `after` that is still in
+/// the kernel.
+pub fn undo_after(
+    journal: &mut Journal,
+    kernel: &Kernel,
+    after: u64,
+    options: UndoOptions,
+) -> Result<Report> {
+    let steps = plan(journal.entries(), after);
+    let mut undoer = Undoer {
+        journal,
+        kernel,
+        options,
+        report: Report::default(),
+        failures: Vec::new(),
+    };
+    for step in steps {
+        match step {
+            Step::Undo(i) => undoer.undo_entry(i),
+            Step::Namespaces { spaces, covered } => undoer.delete_namespaces(&spaces, &covered),
+        }
+    }
+    if let Err(e) = undoer.journal.retry_unwritten() {
+        undoer.report.notes.push(format!(
+            "{e}: the journal will show changes that are gone; `plumb rollback {}` finds them gone and completes the record",
+            undoer.journal.run_id
+        ));
+    }
+    if undoer.failures.is_empty() {
+        Ok(undoer.report)
+    } else {
+        Err(Error::Undo(undoer.failures))
+    }
+}
+
+impl Undoer<'_> {
+    fn entry(&self, i: usize) -> Entry {
+        self.journal.entries()[i].clone()
+    }
+
+    fn mark(&self, entry: &Entry) -> String {
+        mark_of(&self.journal.run_id, entry.seq)
+    }
+
+    fn fail(&mut self, entry: &Entry, error: Error) {
+        self.failures.push(UndoFailure {
+            command: entry.op.describe(),
+            error: Box::new(error),
+        });
+    }
+
+    fn undone(&mut self, entry: &Entry) {
+        self.journal.undone(entry.seq);
+        self.report.undone += 1;
+    }
+
+    fn undo_entry(&mut self, i: usize) {
+        let entry = self.entry(i);
+        let result = match entry.op.shared_key() {
+            Some(key) => self.release_shared(&entry, &key),
+            None => self.undo_own(&entry),
+        };
+        match result {
+            Ok(()) => self.undone(&entry),
+            Err(e) if e.is_not_ours() => {
+                self.report.notes.push(format!("{e}"));
+                self.undone(&entry);
+            }
+            Err(e) => self.fail(&entry, e),
+        }
+    }
+
+    fn undo_own(&self, entry: &Entry) -> Result<()> {
+        let mark = self.mark(entry);
+        // Rule batches are decided against the whole table: one at a time.
+        let _lock = match entry.op {
+            Op::Firewall { .. } => Some(StateLock::acquire(&crate::journal::state_dir())?),
+            _ => None,
+        };
+        entry.op.undo(self.kernel, entry.outcome.as_ref(), &mark)
+    }
+
+    /// A shared object goes only with its last live user.
+    fn release_shared(&mut self, entry: &Entry, key: &str) -> Result<()> {
+        let _lock = StateLock::acquire(&crate::journal::state_dir())?;
+        let holders = shared::holders(key, &self.journal.run_id)?;
+        if let Some(h) = holders.first() {
+            self.report.notes.push(format!(
+                "kept `{}`: run {} uses it too",
+                entry.op.describe(),
+                h.run
+            ));
+            return Ok(());
+        }
+        entry
+            .op
+            .undo(self.kernel, entry.outcome.as_ref(), &self.mark(entry))
+    }
+
+    fn delete_namespaces(&mut self, spaces: &[usize], covered: &[Covered]) {
+        let entries: Vec<Entry> = spaces.iter().map(|&i| self.entry(i)).collect();
+        let inodes: Vec<u64> = entries
+            .iter()
+            .filter_map(|e| e.outcome.as_ref().and_then(|o| o.inode))
+            .collect();
+        let busy = netns::processes_in(&inodes);
+        let mut deletions = Vec::new();
+        for (&i, entry) in spaces.iter().zip(&entries) {
+            let name = entry
+                .op
+                .created_netns()
+                .expect("a namespace entry")
+                .to_string();
+            let inode = entry.outcome.as_ref().and_then(|o| o.inode);
+            let holders = inode
+                .and_then(|n| busy.get(&n))
+                .cloned()
+                .unwrap_or_default();
+            if !holders.is_empty() {
+                if self.options.kill {
+                    self.kill(&holders);
+                } else {
+                    let held = plumb_kernel::Error::Busy {
+                        ns: format!("namespace '{name}'"),
+                        holders: holders
+                            .iter()
+                            .map(|(pid, cmd)| format!("pid {pid} ({cmd})"))
+                            .collect(),
+                    };
+                    self.fail(entry, held.into());
+                    continue;
+                }
+            }
+            deletions.push((i, name, inode));
+        }
+        let requests: Vec<(String, Option<u64>)> = deletions
+            .iter()
+            .map(|(_, name, inode)| (name.clone(), *inode))
+            .collect();
+        let results = self.kernel.delete_netns_many(&requests);
+        let mut gone = Vec::new();
+        for ((i, _, _), result) in deletions.into_iter().zip(results) {
+            let entry = self.entry(i);
+            match result.map_err(Error::from) {
+                Ok(()) => {
+                    self.undone(&entry);
+                    gone.push(i);
+                }
+                Err(e) if e.is_already_gone() => {
+                    self.undone(&entry);
+                    gone.push(i);
+                }
+                Err(e) if e.is_not_ours() => {
+                    self.report.notes.push(format!("{e}"));
+                    self.undone(&entry);
+                    gone.push(i);
+                }
+                Err(e) => self.fail(&entry, e),
+            }
+        }
+        // What lived inside a deleted namespace is gone with it; a veth end
+        // outside it once the kernel has removed the namespace's links. A
+        // kept namespace keeps its contents, but not the ends outside it.
+        let mut outside: HashMap<NsRef, Vec<usize>> = HashMap::new();
+        for c in covered {
+            let entry = self.entry(c.entry);
+            if c.outside {
+                let (ns, _, _) = entry.op.veth_across().expect("a veth");
+                outside.entry(ns.clone()).or_default().push(c.entry);
+            } else if gone.contains(&c.by) {
+                self.undone(&entry);
+            }
+        }
+        for (ns, indexes) in outside {
+            let names: Vec<String> = indexes
+                .iter()
+                .map(|&i| {
+                    self.entry(i)
+                        .op
+                        .veth_across()
+                        .expect("a veth")
+                        .1
+                        .to_string()
+                })
+                .collect();
+            let left = match self.kernel.wait_links_gone(&ns, &names, LINK_REMOVAL_LIMIT) {
+                Ok(left) => left,
+                Err(e) => {
+                    self.failures.push(UndoFailure {
+                        command: format!("wait for the links of deleted namespaces in {ns}"),
+                        error: Box::new(e.into()),
+                    });
+                    continue;
+                }
+            };
+            for i in indexes {
+                let entry = self.entry(i);
+                let name = entry.op.veth_across().expect("a veth").1.to_string();
+                if left.contains(&name) {
+                    // Something else keeps the namespace alive: delete our end.
+                    self.undo_entry(i);
+                } else {
+                    self.undone(&entry);
+                }
+            }
+        }
+    }
+
+    /// End processes plumb did not start: SIGTERM, then SIGKILL.
+    fn kill(&mut self, holders: &[(u32, String)]) {
+        for (pid, command) in holders {
+            let Some(start_time) = process::start_time(*pid) else {
+                continue;
+            };
+            let target = process::Spawned {
+                pid: *pid,
+                start_time,
+            };
+            match process::stop_one(&target, Duration::from_secs(2)) {
+                Ok(()) => self
+                    .report
+                    .notes
+                    .push(format!("stopped pid {pid} ({command})")),
+                Err(e) => self.failures.push(UndoFailure {
+                    command: format!("kill {pid}"),
+                    error: Box::new(e.into()),
+                }),
+            }
+        }
+    }
+}
+
+/// Roll a whole run back: refused while other live runs use its objects
+/// (unless `force`), then every change undone, and the run closed as
+/// rolled back only if nothing of it remains.
+pub fn rollback(
+    journal: &mut Journal,
+    kernel: &Kernel,
+    force: bool,
+    options: UndoOptions,
+) -> Result<Report> {
+    journal.check_same_host()?;
+    {
+        let _lock = StateLock::acquire(&crate::journal::state_dir())?;
+        let users = shared::users(&journal.run_id)?;
+        if !users.is_empty() && !force {
+            let mut what: Vec<String> = users.iter().map(|(_, link)| link.clone()).collect();
+            what.sort();
+            what.dedup();
+            let mut runs: Vec<String> = users.into_iter().map(|(run, _)| run).collect();
+            runs.sort();
+            runs.dedup();
+            return Err(Error::InUse {
+                run: journal.run_id.clone(),
+                what: what.join(", "),
+                users: runs,
+            });
+        }
+        journal.leaving()?;
+    }
+    let report = undo_after(journal, kernel, 0, options);
+    // Written only when nothing of the run remains (see Journal::end).
+    journal.end(crate::journal::EndStatus::RolledBack)?;
+    if !journal.unreadable_lines().is_empty() {
+        return Err(Error::Damaged {
+            run: journal.run_id.clone(),
+            lines: journal.unreadable_lines().to_vec(),
+        });
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::EntryState;
+    use crate::op::Op;
+    use plumb_kernel::{LinkKind, LinkSettings};
+
+    fn entry(seq: u64, op: Op) -> Entry {
+        Entry {
+            seq,
+            op,
+            state: EntryState::Done,
+            outcome: None,
+            at: None,
+        }
+    }
+
+    fn netns(name: &str) -> Op {
+        Op::NetnsAdd {
+            name: name.into(),
+            ipv6: false,
+        }
+    }
+
+    fn veth_into(name: &str, ns: &str) -> Op {
+        Op::LinkAdd {
+            ns: NsRef::Host,
+            name: name.into(),
+            kind: LinkKind::Veth {
+                peer: "eth0".into(),
+                peer_netns: Some(NsRef::Named(ns.into())),
+            },
+            settings: LinkSettings {
+                master: Some("br0".into()),
+                up: true,
+                ..Default::default()
+            },
+            shared: false,
+        }
+    }
+
+    fn addr_in(ns: &str) -> Op {
+        Op::AddrAdd {
+            ns: NsRef::Named(ns.into()),
+            dev: "eth0".into(),
+            addr: "10.0.0.2/24".parse().unwrap(),
+            shared: false,
+        }
+    }
+
+    fn bridge() -> Op {
+        Op::LinkAdd {
+            ns: NsRef::Host,
+            name: "br0".into(),
+            kind: LinkKind::Bridge,
+            settings: LinkSettings::default(),
+            shared: false,
+        }
+    }
+
+    #[test]
+    fn namespaces_take_their_contents_and_veth_ends_with_them() {
+        let entries = vec![
+            entry(1, bridge()),
+            entry(2, netns("a")),
+            entry(3, veth_into("va", "a")),
+            entry(4, addr_in("a")),
+            entry(5, netns("b")),
+            entry(6, veth_into("vb", "b")),
+            entry(7, addr_in("b")),
+        ];
+        let steps = plan(&entries, 0);
+        assert_eq!(
+            steps,
+            vec![
+                Step::Namespaces {
+                    spaces: vec![4, 1],
+                    covered: vec![
+                        Covered {
+                            entry: 6,
+                            by: 4,
+                            outside: false
+                        },
+                        Covered {
+                            entry: 5,
+                            by: 4,
+                            outside: true
+                        },
+                        Covered {
+                            entry: 3,
+                            by: 1,
+                            outside: false
+                        },
+                        Covered {
+                            entry: 2,
+                            by: 1,
+                            outside: true
+                        },
+                    ],
+                },
+                Step::Undo(0),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_change_between_namespaces_keeps_the_order() {
+        let rule = Op::Sysctl {
+            ns: NsRef::Named("a".into()),
+            key: "net.ipv4.ip_forward".into(),
+            value: "1".into(),
+            old: None,
+        };
+        let entries = vec![
+            entry(1, netns("a")),
+            entry(2, bridge()),
+            entry(3, netns("b")),
+            entry(4, rule),
+        ];
+        assert_eq!(
+            plan(&entries, 0),
+            vec![
+                Step::Namespaces {
+                    spaces: vec![2],
+                    covered: vec![],
+                },
+                Step::Undo(1),
+                Step::Namespaces {
+                    spaces: vec![0],
+                    covered: vec![Covered {
+                        entry: 3,
+                        by: 0,
+                        outside: false
+                    }],
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn only_live_entries_after_the_checkpoint_are_undone() {
+        let mut entries = vec![
+            entry(1, bridge()),
+            entry(2, addr_in("x")),
+            entry(3, bridge()),
+        ];
+        entries[2].state = EntryState::Undone;
+        assert_eq!(plan(&entries, 1), vec![Step::Undo(1)]);
+        entries[1].state = EntryState::Failed;
+        assert_eq!(plan(&entries, 0), vec![Step::Undo(0)]);
+    }
+}

@@ -1,0 +1,408 @@
+//! [`Kernel`]: links, addresses, routes and namespaces behind synchronous
+//! methods that take names. It keeps one netlink socket per namespace
+//! (opened by a short-lived thread inside it) and a current-thread tokio
+//! runtime that drives them.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use rtnetlink::Handle;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::netlink::{self, SetLink};
+use crate::types::{
+    validate_ifname, AddrInfo, LinkChange, LinkInfo, LinkKind, LinkSettings, Neighbour, NsRef,
+    Route, RouteInfo,
+};
+use crate::{netns, sysctl};
+
+/// What can be asked of the network without changing it. The kernel answers
+/// for real; a dry run answers from what it has printed (see plumb-journal).
+pub trait Inspect {
+    fn find_link(&self, ns: &NsRef, name: &str) -> Result<Option<LinkInfo>>;
+    fn links(&self, ns: &NsRef) -> Result<Vec<LinkInfo>>;
+    fn addrs(&self, ns: &NsRef) -> Result<Vec<AddrInfo>>;
+    fn routes(&self, ns: &NsRef) -> Result<Vec<RouteInfo>>;
+    fn neighbours(&self, ns: &NsRef) -> Result<Vec<Neighbour>>;
+    fn sysctl(&self, ns: &NsRef, key: &str) -> Result<String>;
+    /// Ok when the namespace exists.
+    fn netns_exists(&self, ns: &NsRef) -> Result<()>;
+    /// Ok when iptables accepts the rule's words (see firewall::check_syntax).
+    fn check_rule(
+        &self,
+        ns: &NsRef,
+        v6: bool,
+        table: &str,
+        chain: &str,
+        words: &[String],
+    ) -> Result<()>;
+
+    fn link(&self, ns: &NsRef, name: &str) -> Result<LinkInfo> {
+        self.find_link(ns, name)?.ok_or_else(|| Error::NoSuchLink {
+            name: name.into(),
+            ns: ns.to_string(),
+        })
+    }
+}
+
+struct Connection {
+    handle: Handle,
+    task: JoinHandle<()>,
+}
+
+pub struct Kernel {
+    rt: tokio::runtime::Runtime,
+    connections: RefCell<HashMap<NsRef, Connection>>,
+    /// Started by the first namespace a run creates.
+    spares: RefCell<Option<netns::SpareMaker>>,
+}
+
+/// How a link is named in messages: `'veth0' in namespace 'a'`.
+fn what(ns: &NsRef, name: &str) -> String {
+    match ns {
+        NsRef::Host => format!("link '{name}'"),
+        other => format!("link '{name}' in {other}"),
+    }
+}
+
+impl Kernel {
+    pub fn new() -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| Error::io("start the async runtime", e))?;
+        Ok(Kernel {
+            rt,
+            connections: RefCell::new(HashMap::new()),
+            spares: RefCell::new(None),
+        })
+    }
+
+    fn adopt(&self, ns: &NsRef, fd: OwnedFd) -> Result<Handle> {
+        let _guard = self.rt.enter();
+        let (connection, handle) = netlink::connect(fd)?;
+        let task = self.rt.spawn(connection);
+        self.connections.borrow_mut().insert(
+            ns.clone(),
+            Connection {
+                handle: handle.clone(),
+                task,
+            },
+        );
+        Ok(handle)
+    }
+
+    /// The netlink handle bound to `ns`, opening a socket there on first use.
+    fn handle(&self, ns: &NsRef) -> Result<Handle> {
+        if let Some(c) = self.connections.borrow().get(ns) {
+            return Ok(c.handle.clone());
+        }
+        let fd = netns::in_netns(ns, netlink::open_socket)?;
+        self.adopt(ns, fd)
+    }
+
+    /// Close the socket bound to `ns`: an open socket would keep a deleted
+    /// namespace (and its links) alive.
+    pub fn forget(&self, ns: &NsRef) {
+        if let Some(c) = self.connections.borrow_mut().remove(ns) {
+            drop(c.handle);
+            c.task.abort();
+            let _ = self.rt.block_on(c.task);
+        }
+    }
+
+    fn run<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    // ---- namespaces -------------------------------------------------------
+
+    /// `ip netns add NAME`, then lo up and, unless `ipv6`, IPv6 off for every
+    /// interface created in it later (Docker's default: no start-up
+    /// multicast). Its lo carries `mark` as alias, so plumb can tell its
+    /// namespaces from others' without a journal. Returns the inode.
+    pub fn create_netns(&self, name: &str, ipv6: bool, mark: &str) -> Result<u64> {
+        let (inode, socket) = if ipv6 {
+            netns::create(name, true)?
+        } else {
+            // Spares are made with IPv6 off, ahead of use.
+            let mut spares = self.spares.borrow_mut();
+            if spares.is_none() {
+                *spares = Some(netns::SpareMaker::start()?);
+            }
+            spares.as_ref().expect("just started").take(name)?
+        };
+        let ns = NsRef::Named(name.into());
+        let h = self.adopt(&ns, socket)?;
+        self.run(netlink::set_by_name(&h, "lo", Some(mark), false))?;
+        Ok(inode)
+    }
+
+    /// Delete many namespaces at once, on several threads: each unmount
+    /// waits for an RCU grace period, and concurrent ones share the wait.
+    /// One result per namespace, in order.
+    pub fn delete_netns_many(&self, spaces: &[(String, Option<u64>)]) -> Vec<Result<()>> {
+        const WORKERS: usize = 8;
+        for (name, _) in spaces {
+            self.forget(&NsRef::Named(name.clone()));
+        }
+        let chunk = spaces.len().div_ceil(WORKERS).max(1);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = spaces
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|(name, inode)| netns::delete(name, *inode))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("namespace deletion thread panicked"))
+                .collect()
+        })
+    }
+
+    // ---- links ------------------------------------------------------------
+
+    pub fn link_by_index(&self, ns: &NsRef, index: u32) -> Result<Option<LinkInfo>> {
+        let h = self.handle(ns)?;
+        self.run(netlink::get_link_by_index(&h, index))
+    }
+
+    /// Create a link, already with its MTU, master and up state; then mark
+    /// it with `alias` (the kernel ignores an alias in the creating request).
+    /// A veth is brought up after creation, both ends, by name. Returns the
+    /// new link's index.
+    pub fn add_link(
+        &self,
+        ns: &NsRef,
+        name: &str,
+        kind: &LinkKind,
+        settings: &LinkSettings,
+        alias: &str,
+    ) -> Result<()> {
+        validate_ifname(name)?;
+        let h = self.handle(ns)?;
+        let request = netlink::NewLinkSettings {
+            mtu: settings.mtu,
+            master: match &settings.master {
+                Some(m) => Some(self.link(ns, m)?.index),
+                None => None,
+            },
+            up: settings.up && kind.up_on_create(),
+        };
+        self.create_link(&h, ns, name, kind, request)?;
+        match kind {
+            LinkKind::Veth { peer, peer_netns } if settings.up => {
+                self.run(netlink::set_by_name(&h, name, Some(alias), true))?;
+                let peer_h = self.handle(peer_netns.as_ref().unwrap_or(ns))?;
+                self.run(netlink::set_by_name(&peer_h, peer, None, true))
+            }
+            _ => self.run(netlink::set_by_name(&h, name, Some(alias), false)),
+        }
+    }
+
+    fn create_link(
+        &self,
+        h: &Handle,
+        ns: &NsRef,
+        name: &str,
+        kind: &LinkKind,
+        settings: netlink::NewLinkSettings,
+    ) -> Result<()> {
+        let new = match kind {
+            LinkKind::Veth { peer, peer_netns } => {
+                validate_ifname(peer)?;
+                let fd = match peer_netns {
+                    Some(p) if p != ns => Some(netns::open(p)?),
+                    _ => None,
+                };
+                return self.run(netlink::add_link(
+                    h,
+                    name,
+                    netlink::NewLink::Veth {
+                        peer,
+                        peer_netns: fd.as_ref(),
+                    },
+                    settings,
+                ));
+            }
+            LinkKind::Bridge => netlink::NewLink::Bridge,
+            LinkKind::Vxlan { spec, dev } => netlink::NewLink::Vxlan {
+                spec,
+                dev: match dev {
+                    Some(d) => Some(self.link(ns, d)?.index),
+                    None => None,
+                },
+            },
+            LinkKind::Macvlan { parent, mode } => netlink::NewLink::Macvlan {
+                parent_index: self.link(ns, parent)?.index,
+                mode: *mode,
+            },
+        };
+        self.run(netlink::add_link(h, name, new, settings))
+    }
+
+    fn set(&self, ns: &NsRef, name: &str, change: SetLink<'_>) -> Result<()> {
+        let h = self.handle(ns)?;
+        let index = self.link(ns, name)?.index;
+        self.run(netlink::set_link(&h, index, &what(ns, name), change))
+    }
+
+    pub fn set_link(&self, ns: &NsRef, name: &str, change: &LinkChange) -> Result<()> {
+        self.set(
+            ns,
+            name,
+            match change {
+                LinkChange::Up => SetLink::Up,
+                LinkChange::Down => SetLink::Down,
+                LinkChange::Mtu(m) => SetLink::Mtu(*m),
+                LinkChange::Mac(mac) => SetLink::Mac(mac),
+                LinkChange::Alias(a) => SetLink::Alias(a),
+            },
+        )
+    }
+
+    /// `ip link set NAME master BR` (None: `nomaster`).
+    pub fn set_master(&self, ns: &NsRef, name: &str, master: Option<&str>) -> Result<()> {
+        let master = match master {
+            Some(m) => Some(self.link(ns, m)?.index),
+            None => None,
+        };
+        self.set(ns, name, SetLink::Master(master))
+    }
+
+    /// `ip link set NAME netns TO name NEW_NAME`.
+    pub fn move_link(&self, ns: &NsRef, name: &str, to: &NsRef, new_name: &str) -> Result<()> {
+        validate_ifname(new_name)?;
+        let fd = netns::open(to)?;
+        self.set(
+            ns,
+            name,
+            SetLink::Netns {
+                fd: fd.as_raw_fd(),
+                name: new_name,
+            },
+        )
+    }
+
+    pub fn delete_link(&self, ns: &NsRef, index: u32, name: &str) -> Result<()> {
+        let h = self.handle(ns)?;
+        self.run(netlink::delete_link(&h, index, &what(ns, name)))
+    }
+
+    /// Wait until none of `names` is left in `ns`: after a namespace is deleted
+    /// the kernel removes its links (and their veth peers) asynchronously.
+    /// Returns the names still there after `limit`.
+    pub fn wait_links_gone(
+        &self,
+        ns: &NsRef,
+        names: &[String],
+        limit: Duration,
+    ) -> Result<Vec<String>> {
+        let start = Instant::now();
+        let mut nap = Duration::from_micros(500);
+        loop {
+            let present: Vec<String> = self
+                .links(ns)?
+                .into_iter()
+                .map(|l| l.name)
+                .filter(|n| names.contains(n))
+                .collect();
+            if present.is_empty() || start.elapsed() > limit {
+                return Ok(present);
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(5));
+        }
+    }
+
+    // ---- addresses, routes ------------------------------------------------
+
+    pub fn add_addr(&self, ns: &NsRef, dev: &str, addr: IpNet) -> Result<()> {
+        let h = self.handle(ns)?;
+        let index = self.link(ns, dev)?.index;
+        self.run(netlink::add_addr(&h, index, addr, &what(ns, dev)))
+    }
+
+    pub fn del_addr(&self, ns: &NsRef, dev: &str, addr: IpNet) -> Result<()> {
+        let h = self.handle(ns)?;
+        let index = self.link(ns, dev)?.index;
+        self.run(netlink::del_addr(&h, index, addr, &what(ns, dev)))
+    }
+
+    fn route_dev(&self, ns: &NsRef, route: &Route) -> Result<Option<u32>> {
+        match &route.dev {
+            Some(d) => Ok(Some(self.link(ns, d)?.index)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn add_route(&self, ns: &NsRef, route: &Route) -> Result<()> {
+        let h = self.handle(ns)?;
+        let dev = self.route_dev(ns, route)?;
+        self.run(netlink::add_route(&h, route.dest_net(), route.via, dev))
+    }
+
+    pub fn del_route(&self, ns: &NsRef, route: &Route) -> Result<()> {
+        let h = self.handle(ns)?;
+        let dev = self.route_dev(ns, route)?;
+        self.run(netlink::del_route(&h, route.dest_net(), route.via, dev))
+    }
+}
+
+impl Inspect for Kernel {
+    fn find_link(&self, ns: &NsRef, name: &str) -> Result<Option<LinkInfo>> {
+        let h = self.handle(ns)?;
+        self.run(netlink::get_link(&h, name))
+    }
+
+    fn links(&self, ns: &NsRef) -> Result<Vec<LinkInfo>> {
+        let h = self.handle(ns)?;
+        self.run(netlink::links(&h))
+    }
+
+    fn addrs(&self, ns: &NsRef) -> Result<Vec<AddrInfo>> {
+        let h = self.handle(ns)?;
+        self.run(netlink::addrs(&h))
+    }
+
+    fn routes(&self, ns: &NsRef) -> Result<Vec<RouteInfo>> {
+        let h = self.handle(ns)?;
+        let mut all = self.run(netlink::routes(&h, false))?;
+        all.extend(self.run(netlink::routes(&h, true))?);
+        Ok(all)
+    }
+
+    fn neighbours(&self, ns: &NsRef) -> Result<Vec<Neighbour>> {
+        let h = self.handle(ns)?;
+        self.run(netlink::neighbours(&h))
+    }
+
+    fn sysctl(&self, ns: &NsRef, key: &str) -> Result<String> {
+        sysctl::get(ns, key)
+    }
+
+    fn netns_exists(&self, ns: &NsRef) -> Result<()> {
+        netns::inode(ns).map(drop)
+    }
+
+    fn check_rule(
+        &self,
+        ns: &NsRef,
+        v6: bool,
+        table: &str,
+        chain: &str,
+        words: &[String],
+    ) -> Result<()> {
+        crate::firewall::check_syntax(ns, v6, table, chain, words)
+    }
+}

@@ -1,0 +1,398 @@
+//! Network namespaces: named ones exactly as `ip netns add` makes them (a file
+//! under /run/netns bind-mounted over the namespace, /run/netns a shared mount),
+//! namespaces of a process, and "the host" (the namespace plumb started in).
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+
+use crate::error::{Context, Error, Result};
+use crate::types::NsRef;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+
+/// Where `ip netns` keeps its namespaces; plumb uses the same place so both see each other.
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// Linux limits interface names to 15 bytes (IFNAMSIZ - 1); namespace names get a sane limit too.
+const MAX_NETNS_NAME: usize = 64;
+
+/// The file that stands for a namespace.
+pub fn path(ns: &NsRef) -> PathBuf {
+    match ns {
+        NsRef::Host => PathBuf::from("/proc/self/ns/net"),
+        NsRef::Named(name) => Path::new(NETNS_DIR).join(name),
+        NsRef::Pid(pid) => PathBuf::from(format!("/proc/{pid}/ns/net")),
+        NsRef::Path(path) => path.clone(),
+    }
+}
+
+fn not_found(ns: &NsRef, e: std::io::Error) -> Error {
+    match ns {
+        NsRef::Named(name) => Error::NoSuchNetns(name.clone()),
+        NsRef::Pid(pid) => Error::invalid(
+            "process id",
+            pid.to_string(),
+            "no such process (is the container running?)",
+        ),
+        NsRef::Path(p) => Error::invalid(
+            "namespace path",
+            p.display().to_string(),
+            "no such file (is the container running?)",
+        ),
+        NsRef::Host => Error::io("open /proc/self/ns/net", e),
+    }
+}
+
+/// Open the namespace for setns(2) or for IFLA_NET_NS_FD.
+pub fn open(ns: &NsRef) -> Result<OwnedFd> {
+    match File::open(path(ns)) {
+        Ok(f) => Ok(f.into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found(ns, e)),
+        Err(e) => Err(Error::io(format!("open {}", path(ns).display()), e)),
+    }
+}
+
+/// The nsfs inode: the namespace's identity, used as an ownership mark.
+pub fn inode(ns: &NsRef) -> Result<u64> {
+    match fs::metadata(path(ns)) {
+        Ok(m) => Ok(m.ino()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found(ns, e)),
+        Err(e) => Err(Error::io(format!("stat {}", path(ns).display()), e)),
+    }
+}
+
+pub fn validate_netns_name(name: &str) -> Result<()> {
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.len() > MAX_NETNS_NAME {
+        "it is longer than 64 bytes"
+    } else if name == "." || name == ".." || name.contains('/') {
+        "it must be a plain file name (no '/', not '.' or '..')"
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it contains white space or control characters"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid("namespace name", name, why))
+}
+
+/// Run `f` on a short-lived thread that has entered `ns`. The calling thread
+/// (and the async runtime's) never changes namespace.
+pub fn in_netns<T: Send>(ns: &NsRef, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    if *ns == NsRef::Host {
+        return f();
+    }
+    let fd = open(ns)?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            setns(fd.as_fd(), CloneFlags::CLONE_NEWNET).context(|| format!("enter {ns}"))?;
+            f()
+        })
+        .join()
+        .expect("namespace worker thread panicked")
+    })
+}
+
+/// Set once /run/netns is prepared: a run creating hundreds of namespaces
+/// checks it once, not once per namespace.
+static NETNS_DIR_READY: AtomicBool = AtomicBool::new(false);
+
+/// `/run/netns` must exist and be a shared mount point, as `ip netns add` makes it,
+/// so that namespaces bind-mounted there propagate to every mount namespace.
+fn prepare_netns_dir() -> Result<()> {
+    if NETNS_DIR_READY.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    prepare_netns_dir_now()?;
+    NETNS_DIR_READY.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+fn prepare_netns_dir_now() -> Result<()> {
+    let dir = Path::new(NETNS_DIR);
+    fs::create_dir_all(dir).context(|| format!("create {NETNS_DIR}"))?;
+    let share = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match share() {
+        Ok(()) => Ok(()),
+        Err(nix::Error::EINVAL) => {
+            // Not a mount point yet: bind it onto itself, then share it.
+            mount(
+                Some(dir),
+                dir,
+                Some("none"),
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .context(|| format!("bind-mount {NETNS_DIR} onto itself"))?;
+            share().context(|| format!("make {NETNS_DIR} a shared mount"))
+        }
+        Err(e) => Err(e).context(|| format!("make {NETNS_DIR} a shared mount")),
+    }
+}
+
+/// Create the file a namespace is bind-mounted on (refusing a taken name).
+fn reserve_path(name: &str) -> Result<PathBuf> {
+    validate_netns_name(name)?;
+    prepare_netns_dir()?;
+    let path = Path::new(NETNS_DIR).join(name);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o000)
+        .open(&path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::kernel(format!("create namespace '{name}'"), e)
+            } else {
+                Error::io(format!("create {}", path.display()), e)
+            }
+        })?;
+    Ok(path)
+}
+
+/// Bind-mount `source` (a namespace) on a reserved path; undo the reservation on failure.
+fn mount_on(path: &Path, source: &str) -> Result<u64> {
+    let mounted = mount(
+        Some(source),
+        path,
+        Some("none"),
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .context(|| format!("bind-mount the new namespace on {}", path.display()));
+    let inode = mounted.and_then(|()| {
+        fs::metadata(path)
+            .map(|m| m.ino())
+            .context(|| format!("stat {}", path.display()))
+    });
+    if inode.is_err() {
+        let _ = umount2(path, MntFlags::MNT_DETACH);
+        let _ = fs::remove_file(path);
+    }
+    inode
+}
+
+/// Create the named namespace now (`ip netns add NAME`), on a short-lived
+/// thread; returns its inode and a netlink socket opened inside it.
+pub fn create(name: &str, ipv6: bool) -> Result<(u64, OwnedFd)> {
+    let path = reserve_path(name)?;
+    let made = std::thread::scope(|s| {
+        s.spawn(|| make_namespace(ipv6))
+            .join()
+            .expect("namespace creation thread panicked")
+    });
+    name_namespace(path, made)
+}
+
+/// A namespace not yet named: lo up, IPv6 off for new interfaces unless
+/// asked for, a netlink socket opened inside. Held only by its descriptor, so
+/// an unused one vanishes with plumb (it never appears under /run/netns).
+pub struct Unnamed {
+    ns: OwnedFd,
+    socket: OwnedFd,
+}
+
+/// Bind-mount a made namespace on its reserved path; returns its inode and socket.
+fn name_namespace(path: PathBuf, made: Result<Unnamed>) -> Result<(u64, OwnedFd)> {
+    let made = match made {
+        Ok(made) => made,
+        Err(e) => {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+    };
+    let inode = mount_on(&path, &format!("/proc/self/fd/{}", made.ns.as_raw_fd()))?;
+    Ok((inode, made.socket))
+}
+
+/// Makes spare namespaces on a background thread, a couple ahead of use.
+/// Creating a namespace is the costliest step of `ip netns add` (the kernel
+/// sets up every per-namespace subsystem), and this way it runs on another
+/// core while the main thread does the rtnetlink work of the containers.
+pub struct SpareMaker {
+    spares: Receiver<Result<Unnamed>>,
+}
+
+impl SpareMaker {
+    pub fn start() -> Result<SpareMaker> {
+        let (tx, spares) = sync_channel(1);
+        std::thread::Builder::new()
+            .name("plumb-netns".into())
+            .spawn(move || {
+                // Each unshare moves this thread into a fresh namespace; it
+                // ends when the receiver is gone.
+                while tx.send(make_namespace(false)).is_ok() {}
+            })
+            .map_err(|e| Error::io("start the namespace thread", e))?;
+        Ok(SpareMaker { spares })
+    }
+
+    /// Name the next spare (`ip netns add NAME`); returns its inode and socket.
+    pub fn take(&self, name: &str) -> Result<(u64, OwnedFd)> {
+        let path = reserve_path(name)?;
+        let made = self.spares.recv().unwrap_or_else(|_| {
+            Err(Error::io(
+                "make a namespace",
+                std::io::Error::other("the namespace thread stopped"),
+            ))
+        });
+        name_namespace(path, made)
+    }
+}
+
+/// Move the calling thread into a new namespace and prepare it there.
+fn make_namespace(ipv6: bool) -> Result<Unnamed> {
+    unshare(CloneFlags::CLONE_NEWNET).context(|| "unshare(CLONE_NEWNET)".into())?;
+    let ns = File::open("/proc/thread-self/ns/net")
+        .context(|| "open the new namespace".into())?
+        .into();
+    if !ipv6 {
+        crate::sysctl::write_here(
+            Path::new("/proc/sys/net/ipv6/conf/default/disable_ipv6"),
+            "1",
+        )
+        .map_err(|e| Error::io("disable IPv6 in the new namespace", e))?;
+    }
+    loopback_up_here()?;
+    let socket = crate::netlink::open_socket()?;
+    Ok(Unnamed { ns, socket })
+}
+
+/// `ip link set lo up` in the calling thread's namespace, by ioctl: this
+/// thread has no netlink runtime, and lo needs nothing more.
+fn loopback_up_here() -> Result<()> {
+    let fail = |e| Error::kernel("bring lo up in the new namespace", e);
+    // SAFETY: plain socket and ioctl calls on a zeroed ifreq naming "lo".
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            return Err(fail(std::io::Error::last_os_error()));
+        }
+        let sock = OwnedFd::from_raw_fd(sock);
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo") {
+            *dst = *src as libc::c_char;
+        }
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+            return Err(fail(std::io::Error::last_os_error()));
+        }
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) < 0 {
+            return Err(fail(std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// Delete a named namespace (`ip netns delete NAME`); the kernel then removes its
+/// links in batches. Refuses when `expect_inode` is given and does not match: the
+/// name now belongs to a namespace someone else made. A file there that is no
+/// namespace (left by a process killed between creating and mounting it) is
+/// removed, as `ip netns del` does.
+pub fn delete(name: &str, expect_inode: Option<u64>) -> Result<()> {
+    let ns = NsRef::Named(name.into());
+    let path = path(&ns);
+    let mounted = match nix::sys::statfs::statfs(&path) {
+        // nsfs: the file is a mounted namespace.
+        Ok(fs) => fs.filesystem_type() == nix::sys::statfs::NSFS_MAGIC,
+        Err(nix::Error::ENOENT) => return Err(Error::NoSuchNetns(name.into())),
+        Err(e) => return Err(e).context(|| format!("statfs {}", path.display())),
+    };
+    if mounted {
+        let inode = inode(&ns)?;
+        if let Some(expected) = expect_inode {
+            if inode != expected {
+                return Err(Error::NotOurs {
+                    what: ns.to_string(),
+                    detail: format!("inode {inode}, this run made {expected}"),
+                });
+            }
+        }
+        match umount2(&path, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::Error::EINVAL) => {}
+            Err(e) => return Err(e).context(|| format!("unmount {}", path.display())),
+        }
+    }
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::io(format!("remove {}", path.display()), e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The processes whose network namespace is one of `inodes`, by inode, as
+/// "PID (COMMAND)": what keeps a deleted namespace alive. One pass over /proc.
+pub fn processes_in(inodes: &[u64]) -> HashMap<u64, Vec<(u32, String)>> {
+    let mut found: HashMap<u64, Vec<(u32, String)>> = HashMap::new();
+    if inodes.is_empty() {
+        return found;
+    }
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = fs::metadata(format!("/proc/{pid}/ns/net")) else {
+            continue;
+        };
+        if inodes.contains(&meta.ino()) {
+            let command = fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .map(|c| c.replace('\0', " ").trim().to_string())
+                .unwrap_or_default();
+            found.entry(meta.ino()).or_default().push((pid, command));
+        }
+    }
+    found
+}
+
+/// Names under /run/netns, sorted.
+pub fn list_named() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(NETNS_DIR)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The inode of the namespace this process runs in.
+pub fn host_inode() -> Result<u64> {
+    inode(&NsRef::Host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated() {
+        assert!(validate_netns_name("netns0").is_ok());
+        for bad in ["", ".", "..", "a/b", "has space", &"x".repeat(65)] {
+            let err = validate_netns_name(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid namespace name"), "{bad}: {err}");
+        }
+    }
+}

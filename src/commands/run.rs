@@ -1,0 +1,190 @@
+//! `plumb run SCRIPT`: the batch runner. A failing script is rolled back
+//! whole; its exit code says how it ended.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use rhai::{Dynamic, EvalAltResult, Position};
+
+use crate::error::{Error, Result};
+use crate::script::{self, Params, ScriptError};
+use plumb_journal::{Failure, Journal, Session};
+use plumb_kernel::Kernel;
+
+pub struct RunArgs {
+    /// A file, or `-` for standard input.
+    pub script: PathBuf,
+    pub params: BTreeMap<String, String>,
+    pub dry_run: bool,
+}
+
+/// How a run ended, for the exit code.
+pub enum Outcome {
+    Applied,
+    /// The script failed (or ended with `exit(N)`, N ≠ 0) and its changes
+    /// were undone, or the undo reported errors. The exit code to use.
+    Failed(u8),
+}
+
+/// The script's text and the name its messages use.
+fn read_script(path: &Path) -> Result<(String, String)> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io("read the script from standard input", e))?;
+        return Ok(("<stdin>".into(), text));
+    }
+    let name = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io(format!("read script {name}"), e))?;
+    Ok((name, text))
+}
+
+fn canonical(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// A failure located where the script asked for the change; without an
+/// origin, at the end of the script.
+fn located(file: &str, f: Failure) -> ScriptError {
+    match f.origin.map(|o| *o) {
+        Some(o) => ScriptError {
+            file: o.file,
+            position: Position::new(o.line as u16, o.column as u16),
+            message: f.error.to_string(),
+        },
+        None => ScriptError {
+            file: file.into(),
+            position: Position::NONE,
+            message: format!("at the end of the script: {}", f.error),
+        },
+    }
+}
+
+/// The exit code asked for by `exit(N)`: 0 (also `exit()`) is success.
+fn exit_code(value: &Dynamic) -> u8 {
+    match value.as_int() {
+        Ok(n) => n.clamp(0, 255) as u8,
+        Err(_) if value.is_unit() => 0,
+        Err(_) => 1,
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<Outcome> {
+    let (file, source) = read_script(&args.script)?;
+    let kernel = Kernel::new()?;
+    let session = if args.dry_run {
+        Session::dry_run(kernel, Box::new(std::io::stdout()))
+    } else {
+        let origin = if file == "<stdin>" {
+            file.clone()
+        } else {
+            canonical(&args.script)
+        };
+        Session::new(kernel, Journal::create(&origin, args.params.clone(), None)?)
+    };
+    let session = Rc::new(RefCell::new(session));
+    let (engine, api) = script::engine(session.clone(), Params::new(args.params));
+    api.add_source(&file, &source);
+    super::stop_scripts_on_signals();
+
+    let evaluated = engine
+        .compile(&source)
+        .map_err(|e| e.into())
+        .and_then(|mut ast| {
+            // `import` and run_script() resolve relative paths from the script's directory.
+            ast.set_source(file.as_str());
+            engine.run_ast(&ast)
+        });
+    let result: std::result::Result<(), (ScriptError, u8)> = match evaluated {
+        Ok(()) => Ok(()),
+        Err(e) => match *e {
+            EvalAltResult::Exit(value, _) if exit_code(&value) == 0 => Ok(()),
+            EvalAltResult::Exit(ref value, position) => Err((
+                ScriptError {
+                    file: file.clone(),
+                    position,
+                    message: format!("the script called exit({})", exit_code(value)),
+                },
+                exit_code(value),
+            )),
+            ref other => Err((ScriptError::from_rhai(&engine, &file, other), 1)),
+        },
+    };
+    let result = result.and_then(|()| {
+        let flushed = session.borrow_mut().flush();
+        flushed.map_err(|f| (located(&file, f), 1))
+    });
+    if result.is_ok() {
+        // A script that failed before reading its parameters did not miss them.
+        for unused in api.params.borrow().unused() {
+            eprintln!("plumb: warning: --set {unused}=... was not used by {file}");
+        }
+    }
+    drop(engine);
+    drop(api);
+    let mut session = Rc::try_unwrap(session)
+        .unwrap_or_else(|_| unreachable!("the engine and the API are dropped"))
+        .into_inner();
+    match result {
+        Ok(()) => {
+            session.finish(false)?;
+            if let Some(journal) = session.journal() {
+                let changes = journal.live_changes();
+                if changes == 0 {
+                    journal.discard()?;
+                } else {
+                    eprintln!(
+                        "plumb: run {} applied {changes} change(s); {}",
+                        journal.run_id,
+                        crate::sandbox::undo_hint(&journal.run_id)
+                    );
+                }
+            }
+            Ok(Outcome::Applied)
+        }
+        Err((err, code)) => {
+            eprintln!("{err}");
+            let undone = session.undo_after(0);
+            session.finish(true)?;
+            let id = session.run_id().unwrap_or("").to_string();
+            match undone {
+                Ok(report) => {
+                    for note in &report.notes {
+                        eprintln!("plumb: {note}");
+                    }
+                    match session.journal() {
+                        Some(j) if report.undone == 0 && j.live_changes() == 0 => j.discard()?,
+                        _ if report.undone > 0 => eprintln!(
+                            "plumb: rolled back the {} change(s) run {id} had made",
+                            report.undone
+                        ),
+                        _ => {}
+                    }
+                }
+                Err(e) => eprintln!("plumb: {e}\nplumb: retry with: plumb rollback {id}"),
+            }
+            Ok(Outcome::Failed(code))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_values_become_exit_codes() {
+        assert_eq!(exit_code(&Dynamic::from(3_i64)), 3);
+        assert_eq!(exit_code(&Dynamic::UNIT), 0);
+        assert_eq!(exit_code(&Dynamic::from(1000_i64)), 255);
+        assert_eq!(exit_code(&Dynamic::from("x")), 1);
+    }
+}

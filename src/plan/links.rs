@@ -1,0 +1,200 @@
+//! Links: the ops of veth, bridge, vxlan, macvlan and moves.
+
+use plumb_journal::Op;
+use plumb_kernel::{LinkKind, LinkSettings, MacvlanMode, NsRef, VxlanSpec};
+
+use super::Plan;
+
+pub fn link(ns: &NsRef, name: &str, kind: LinkKind, settings: LinkSettings, shared: bool) -> Op {
+    Op::LinkAdd {
+        ns: ns.clone(),
+        name: name.into(),
+        kind,
+        settings,
+        shared,
+    }
+}
+
+/// A veth pair whose peer is created inside `peer_ns` in the same request.
+pub fn veth(ns: &NsRef, name: &str, peer: &str, peer_ns: &NsRef, settings: LinkSettings) -> Op {
+    let kind = LinkKind::Veth {
+        peer: peer.into(),
+        peer_netns: (peer_ns != ns).then(|| peer_ns.clone()),
+    };
+    link(ns, name, kind, settings, false)
+}
+
+/// A VXLAN device: unicast to `remote` or multicast to `group`, not both.
+pub fn vxlan(
+    ns: &NsRef,
+    name: &str,
+    spec: VxlanSpec,
+    dev: Option<String>,
+    settings: LinkSettings,
+) -> Plan<Op> {
+    if spec.remote.is_some() && spec.group.is_some() {
+        return Err("give either 'remote' (unicast) or 'group' (multicast), not both".into());
+    }
+    if let Some(group) = spec.group {
+        if !group.is_multicast() {
+            return Err(format!("group {group} is not a multicast address"));
+        }
+        if dev.is_none() {
+            return Err("a multicast group needs 'dev', the underlay link to join it on".into());
+        }
+    }
+    Ok(link(
+        ns,
+        name,
+        LinkKind::Vxlan { spec, dev },
+        settings,
+        false,
+    ))
+}
+
+/// A macvlan child of `parent`: created down beside its parent, moved into
+/// `target` (if any), and only then brought up, where it will live (a link
+/// moved between namespaces goes down anyway).
+pub fn macvlan(
+    ns: &NsRef,
+    name: &str,
+    parent: &str,
+    mode: MacvlanMode,
+    target: Option<&NsRef>,
+    up: bool,
+) -> Vec<Op> {
+    let mut ops = vec![link(
+        ns,
+        name,
+        LinkKind::Macvlan {
+            parent: parent.into(),
+            mode,
+        },
+        LinkSettings::default(),
+        false,
+    )];
+    let home = match target {
+        Some(to) if to != ns => {
+            ops.push(move_op(ns, name, to, name));
+            to.clone()
+        }
+        _ => ns.clone(),
+    };
+    if up {
+        ops.push(Op::LinkSet {
+            ns: home,
+            name: name.into(),
+            change: plumb_kernel::LinkChange::Up,
+            old: None,
+        });
+    }
+    ops
+}
+
+fn move_op(ns: &NsRef, name: &str, to: &NsRef, new_name: &str) -> Op {
+    Op::LinkMove {
+        ns: ns.clone(),
+        name: name.into(),
+        to: to.clone(),
+        new_name: new_name.into(),
+    }
+}
+
+/// Move a link into another namespace. Only a link this run made: moving
+/// another's strips its addresses and the routes through it, which no undo
+/// could restore exactly (an uplink moved away takes the host offline).
+pub fn move_link(ns: &NsRef, name: &str, to: &NsRef, new_name: &str, made_here: bool) -> Plan<Op> {
+    if !made_here {
+        return Err(format!(
+            "'{name}' was not made by this run; moving it would strip its addresses and routes, which rollback could not restore exactly. Create the link with plumb (veth(), macvlan(... #{{ netns }})), or move it yourself with `ip link set {name} netns ...`"
+        ));
+    }
+    Ok(move_op(ns, name, to, new_name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(remote: Option<&str>, group: Option<&str>) -> VxlanSpec {
+        VxlanSpec {
+            id: 42,
+            port: 4789,
+            local: None,
+            remote: remote.map(|r| r.parse().unwrap()),
+            group: group.map(|g| g.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_macvlan_is_made_then_moved_then_brought_up() {
+        let ns = NsRef::Named("c1".into());
+        let ops = macvlan(
+            &NsRef::Host,
+            "m1",
+            "eth0",
+            MacvlanMode::Bridge,
+            Some(&ns),
+            true,
+        );
+        let shells: Vec<String> = ops.iter().map(|o| o.describe()).collect();
+        assert_eq!(
+            shells,
+            vec![
+                "ip link add m1 link eth0 type macvlan mode bridge",
+                "ip link set m1 netns c1 name m1",
+                "ip -n c1 link set m1 up",
+            ]
+        );
+        // Left beside its parent and down: one op.
+        assert_eq!(
+            macvlan(&NsRef::Host, "m1", "eth0", MacvlanMode::Vepa, None, false).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn vxlan_takes_remote_or_group_and_a_group_needs_a_device() {
+        let host = NsRef::Host;
+        let s = LinkSettings::default();
+        assert!(vxlan(&host, "vx", spec(Some("10.0.0.2"), None), None, s.clone()).is_ok());
+        let both = vxlan(
+            &host,
+            "vx",
+            spec(Some("10.0.0.2"), Some("239.1.1.1")),
+            None,
+            s.clone(),
+        );
+        assert!(both.unwrap_err().contains("not both"));
+        let no_dev = vxlan(&host, "vx", spec(None, Some("239.1.1.1")), None, s.clone());
+        assert!(no_dev.unwrap_err().contains("needs 'dev'"));
+        let unicast_group = vxlan(
+            &host,
+            "vx",
+            spec(None, Some("10.0.0.9")),
+            Some("eth0".into()),
+            s,
+        );
+        assert!(unicast_group.unwrap_err().contains("not a multicast"));
+    }
+
+    #[test]
+    fn only_links_made_here_move() {
+        let to = NsRef::Named("mv".into());
+        let refused = move_link(&NsRef::Host, "up0", &to, "up0", false).unwrap_err();
+        assert!(refused.contains("not made by this run"), "{refused}");
+        assert!(move_link(&NsRef::Host, "v0", &to, "eth0", true).is_ok());
+    }
+
+    #[test]
+    fn a_veth_peer_beside_it_has_no_namespace_of_its_own() {
+        let op = veth(
+            &NsRef::Host,
+            "a",
+            "b",
+            &NsRef::Host,
+            LinkSettings::default(),
+        );
+        assert_eq!(op.describe(), "ip link add a type veth peer name b");
+    }
+}

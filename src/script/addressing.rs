@@ -1,0 +1,94 @@
+//! Addresses, routes and sysctls: addr(), route(), sysctl(), sysctl_get().
+
+use ipnet::IpNet;
+use rhai::{Engine, Map, NativeCallContext};
+
+use super::convert::{planned, script_error, Link, Netns, Opts, OrScript, RhaiResult};
+use super::Api;
+use crate::plan::addressing as plan;
+use plumb_journal::Op;
+use plumb_kernel::{error::cut, sysctl, NsRef};
+
+impl Api {
+    fn addr(&self, ctx: &NativeCallContext, link: &Link, cidr: &str) -> RhaiResult<()> {
+        let addr: IpNet = cidr.parse().map_err(|_| {
+            script_error(format!(
+                "invalid address '{}': expected an address with a prefix length, like 172.18.0.10/16 or fd00::10/64",
+                cut(cidr)
+            ))
+        })?;
+        self.apply_all(ctx, plan::addr(&link.ns, &link.name, addr, link.shared))
+    }
+
+    fn route(&self, ctx: &NativeCallContext, ns: NsRef, dest: &str, opts: Opts) -> RhaiResult<()> {
+        let dest = match dest {
+            "default" => None,
+            prefix => Some(prefix.parse::<IpNet>().map_err(|_| {
+                script_error(format!(
+                    "route(): invalid destination '{}': expected \"default\" or a prefix like 10.1.0.0/16",
+                    cut(prefix)
+                ))
+            })?),
+        };
+        let via = opts.ip("via")?;
+        let dev = opts.link_name("dev", &ns)?;
+        let op = planned("route", plan::route(&ns, dest, via, dev))?;
+        self.apply(ctx, op)
+    }
+
+    fn sysctl(&self, ctx: &NativeCallContext, ns: NsRef, key: &str, value: &str) -> RhaiResult<()> {
+        sysctl::path_of(key).or_script()?;
+        self.apply(
+            ctx,
+            Op::Sysctl {
+                ns,
+                key: key.into(),
+                value: value.into(),
+                old: None,
+            },
+        )
+    }
+}
+
+pub fn register(engine: &mut Engine, api: &Api) {
+    let a = api.clone();
+    api!(
+        engine,
+        "addr",
+        ["link: Link", "cidr: &str", "()"],
+        "Add an IPv4 or IPv6 address with its prefix length (`ip addr add CIDR dev NAME`; IPv6 without DAD, usable at once).",
+        move |ctx: NativeCallContext, l: Link, cidr: &str| a.addr(&ctx, &l, cidr)
+    );
+    let a = api.clone();
+    api!(engine, "route", ["ns: Netns", "dest: &str", "options: Map", "()"],
+        "Add a route in `ns`: dest \"default\" or a prefix, #{ via: GATEWAY, dev: LINK } (`ip route add`).",
+        move |ctx: NativeCallContext, ns: Netns, dest: &str, opts: Map| a.route(&ctx, ns.0, dest, Opts::new("route", opts, &["via", "dev"])?));
+    let a = api.clone();
+    api!(engine, "sysctl", ["ns: Netns", "key: &str", "value: &str", "()"],
+        "Set a network sysctl in `ns` (`sysctl -w net.ipv4.ip_forward=1`); the old value comes back on rollback (a host-wide one when the last run that set it goes).",
+        move |ctx: NativeCallContext, ns: Netns, key: &str, value: &str| a.sysctl(&ctx, ns.0, key, value));
+    let a = api.clone();
+    api!(
+        engine,
+        "sysctl",
+        ["ns: Netns", "key: &str", "value: i64", "()"],
+        "Set a network sysctl in `ns` to a number.",
+        move |ctx: NativeCallContext, ns: Netns, key: &str, value: i64| a.sysctl(
+            &ctx,
+            ns.0,
+            key,
+            &value.to_string()
+        )
+    );
+    let a = api.clone();
+    api!(
+        engine,
+        "sysctl_get",
+        ["ns: Netns", "key: &str", "String"],
+        "Read a network sysctl in `ns`.",
+        move |ns: Netns, key: &str| -> RhaiResult<String> {
+            sysctl::path_of(key).or_script()?;
+            a.inspect(|i| i.sysctl(&ns.0, key))
+        }
+    );
+}

@@ -1,0 +1,68 @@
+//! The `ipam` module (`import "ipam" as ipam;`): address pools for scripts.
+//! Native, because a pool is shared state: every copy of a pool (passed to a
+//! function, stored in a map) hands out from the same addresses.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use rhai::{Engine, FuncRegistration, Module};
+
+use super::convert::{OrScript, RhaiResult};
+use crate::ipam::Pool;
+
+#[derive(Clone)]
+pub struct SharedPool(Rc<RefCell<Pool>>);
+
+/// Register the pool type's methods on the engine and return the module.
+pub fn module(engine: &mut Engine) -> Module {
+    engine
+        .register_type_with_name::<SharedPool>("Pool")
+        .register_get("gateway", |p: &mut SharedPool| p.0.borrow().gateway())
+        .register_get("subnet", |p: &mut SharedPool| p.0.borrow().subnet())
+        .register_get("in_use", |p: &mut SharedPool| p.0.borrow().in_use() as i64)
+        .register_fn("to_string", |p: &mut SharedPool| {
+            format!("pool {}", p.0.borrow().subnet())
+        });
+    FuncRegistration::new("next")
+        .with_params_info(["pool: Pool", "String"])
+        .with_comments([
+            "/// The next free address of the pool, with its prefix (\"172.18.0.2/16\").",
+        ])
+        .register_into_engine(engine, |p: &mut SharedPool| -> RhaiResult<String> {
+            p.0.borrow_mut().next().or_script()
+        });
+    FuncRegistration::new("reserve")
+        .with_params_info(["pool: Pool", "n: i64", "String"])
+        .with_comments([
+            "/// Reserve host number `n` (next() skips it) and return it with its prefix.",
+        ])
+        .register_into_engine(engine, |p: &mut SharedPool, n: i64| -> RhaiResult<String> {
+            p.0.borrow_mut().take(n.max(0) as u128).or_script()
+        });
+    FuncRegistration::new("reserve")
+        .with_params_info(["pool: Pool", "addr: &str", "String"])
+        .with_comments(["/// Reserve an address given as text (\"172.18.0.10\") and return it with the pool's prefix."])
+        .register_into_engine(engine, |p: &mut SharedPool, addr: &str| -> RhaiResult<String> {
+            p.0.borrow_mut().claim(addr).or_script()
+        });
+    let mut module = Module::new();
+    FuncRegistration::new("pool")
+        .with_params_info(["subnet: &str", "Pool"])
+        .with_comments(["/// A pool of the subnet's host addresses: .gateway is the first, next() hands out the rest (no broadcast)."])
+        .set_into_module(&mut module, |subnet: &str| -> RhaiResult<SharedPool> {
+            Ok(SharedPool(Rc::new(RefCell::new(Pool::new(subnet).or_script()?))))
+        });
+    module
+}
+
+/// The module's own functions (`ipam::pool`); Pool's methods are in the
+/// main engine's metadata already.
+pub fn reference() -> Vec<super::FnDoc> {
+    let mut engine = Engine::new();
+    let module = module(&mut engine);
+    engine.register_static_module("ipam", module.into());
+    super::documented(&engine)
+        .into_iter()
+        .filter(|d| d.name.starts_with("ipam::"))
+        .collect()
+}
