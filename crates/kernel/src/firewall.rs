@@ -48,7 +48,7 @@ pub const CHAINS: &[Chain] = &[
         table: "nat",
         builtin: "OUTPUT",
         name: DNAT,
-        jump_matches: "-m addrtype --dst-type LOCAL",
+        jump_matches: "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL",
     },
     Chain {
         table: "filter",
