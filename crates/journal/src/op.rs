@@ -197,6 +197,42 @@ impl Op {
         }
     }
 
+    /// Lines of [`Op::shell`] that set up something many ops share (plumb's
+    /// chains and the jumps to them): a dry run prints them once.
+    pub fn setup_shell(&self) -> Vec<String> {
+        match self {
+            Op::Firewall { batch, .. } => batch.setup_shell(),
+            Op::NetnsAdd { .. }
+            | Op::LinkAdd { .. }
+            | Op::LinkSet { .. }
+            | Op::LinkMove { .. }
+            | Op::SetMaster { .. }
+            | Op::AddrAdd { .. }
+            | Op::RouteAdd { .. }
+            | Op::Sysctl { .. }
+            | Op::Spawn { .. }
+            | Op::Use { .. } => Vec::new(),
+        }
+    }
+
+    /// Must applying or undoing it hold the state lock? Rule batches are
+    /// decided against the whole table (chain set-up is check-then-act).
+    pub fn needs_lock(&self) -> bool {
+        match self {
+            Op::Firewall { .. } => true,
+            Op::NetnsAdd { .. }
+            | Op::LinkAdd { .. }
+            | Op::LinkSet { .. }
+            | Op::LinkMove { .. }
+            | Op::SetMaster { .. }
+            | Op::AddrAdd { .. }
+            | Op::RouteAdd { .. }
+            | Op::Sysctl { .. }
+            | Op::Spawn { .. }
+            | Op::Use { .. } => false,
+        }
+    }
+
     /// The key under which live runs share this op's object, if it is shared.
     pub fn shared_key(&self) -> Option<String> {
         match self {

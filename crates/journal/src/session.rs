@@ -92,10 +92,7 @@ impl DryRun {
                 return Ok(()); // a shared object is made once
             }
         }
-        let setup = match op {
-            Op::Firewall { batch, .. } => batch.setup_shell(),
-            _ => Vec::new(),
-        };
+        let setup = op.setup_shell();
         self.mark(origin)?;
         for line in op.shell() {
             let repeated = setup.contains(&line) && !self.printed.insert(line.clone());
@@ -515,10 +512,9 @@ impl Run<'_> {
 
     fn apply_own(&mut self, mut op: Op) -> Result<()> {
         op.capture_old(self.kernel)?;
-        // A batch's chain set-up is decided against the whole table.
-        let _lock = match op {
-            Op::Firewall { .. } => Some(StateLock::acquire(&state_dir())?),
-            _ => None,
+        let _lock = match op.needs_lock() {
+            true => Some(StateLock::acquire(&state_dir())?),
+            false => None,
         };
         self.record_and_apply(op, Outcome::default(), true)
     }

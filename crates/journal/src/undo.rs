@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::error::{Error, Result, UndoFailure};
 use crate::journal::{Entry, Journal};
 use crate::lock::StateLock;
-use crate::op::{mark_of, Op};
+use crate::op::mark_of;
 use crate::shared;
 use plumb_kernel::{netns, process, Kernel, NsRef};
 
@@ -205,10 +205,9 @@ impl Undoer<'_> {
 
     fn undo_own(&self, entry: &Entry) -> Result<()> {
         let mark = self.mark(entry);
-        // Rule batches are decided against the whole table: one at a time.
-        let _lock = match entry.op {
-            Op::Firewall { .. } => Some(StateLock::acquire(&crate::journal::state_dir())?),
-            _ => None,
+        let _lock = match entry.op.needs_lock() {
+            true => Some(StateLock::acquire(&crate::journal::state_dir())?),
+            false => None,
         };
         entry.op.undo(self.kernel, entry.outcome.as_ref(), &mark)
     }
