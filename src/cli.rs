@@ -52,6 +52,14 @@ pub enum Command {
     /// List runs or show one.
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// Find what plumb made whose journal is gone (deleted, a wiped state
+    /// directory, a damaged line); list it, and with --yes remove it.
+    /// Objects without plumb's mark are never touched.
+    Gc {
+        /// Remove what was found.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Print the script API reference.
     Doc {
         /// Only functions whose name contains this.

@@ -92,6 +92,7 @@ fn dispatch(command: Command, sandboxed: bool) -> error::Result<ExitCode> {
         Command::Journal(JournalCommand::Show { run }) => {
             commands::journal::show(&run).map(|()| ExitCode::SUCCESS)
         }
+        Command::Gc { yes } => commands::gc::gc(yes).map(status),
         Command::Doc { name } => commands::doc::doc(name.as_deref()).map(|()| ExitCode::SUCCESS),
         Command::Repl {
             sets,

@@ -58,7 +58,7 @@ let v = veth("clash", #{ peer: "ceth0", netns: ns, master: br });
     assert_contains(
         &out.stderr,
         &[
-            "clash.rhai:5:9: create link 'clash': File exists",
+            "clash.rhai:5:9: link 'clash' in host exists already (not made by plumb); pick another name",
             "rolled back the 3 change(s)",
         ],
     );

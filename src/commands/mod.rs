@@ -2,6 +2,7 @@
 //! calls them. Shared here: signals, and writing to standard output.
 
 pub mod doc;
+pub mod gc;
 pub mod journal;
 pub mod rollback;
 pub mod run;

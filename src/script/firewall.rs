@@ -18,7 +18,7 @@ fn masquerade(api: &Api, ctx: &NativeCallContext, subnet: &str, opts: Opts) -> R
         (None, Some(o)) => Out::NotVia(o),
         (None, None) => Out::Any,
     };
-    let shared = opts.bool("shared")?.unwrap_or(false);
+    let shared = opts.bool("share")?.unwrap_or(false);
     api.apply_all(ctx, plan::masquerade(&ns, net, out, shared))
 }
 
@@ -82,12 +82,12 @@ pub fn register(engine: &mut Engine, api: &Api) {
         engine,
         "masquerade",
         ["subnet: &str", "options: Map", "()"],
-        "Masquerade with #{ not_out: BRIDGE (traffic not leaving by it) or out: LINK, netns, shared: true (one rule for every run that asks) }.",
+        "Masquerade with #{ not_out: BRIDGE (traffic not leaving by it) or out: LINK, netns, share: true (one rule for every run that asks) }.",
         move |ctx: NativeCallContext, subnet: &str, opts: Map| masquerade(
             &a,
             &ctx,
             subnet,
-            Opts::new("masquerade", opts, &["out", "not_out", "netns", "shared"])?
+            Opts::new("masquerade", opts, &["out", "not_out", "netns", "share"])?
         )
     );
     let a = api.clone();

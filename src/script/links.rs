@@ -9,7 +9,7 @@ use crate::plan::links as plan;
 use plumb_journal::{Op, SHARED_MARK};
 use plumb_kernel::{parse_mac, LinkChange, LinkKind, LinkSettings, MacvlanMode, NsRef, VxlanSpec};
 
-const BRIDGE_OPTS: &[&str] = &["mtu", "up", "shared"];
+const BRIDGE_OPTS: &[&str] = &["mtu", "up", "share"];
 const VETH_OPTS: &[&str] = &["peer", "netns", "master", "mtu", "up"];
 const VXLAN_OPTS: &[&str] = &[
     "id", "port", "local", "remote", "group", "dev", "master", "mtu", "up",
@@ -47,7 +47,7 @@ impl Api {
         name: &str,
         opts: Opts,
     ) -> RhaiResult<Link> {
-        let shared = opts.bool("shared")?.unwrap_or(false);
+        let shared = opts.bool("share")?.unwrap_or(false);
         let op = plan::link(&ns, name, LinkKind::Bridge, settings(&opts, &ns)?, shared);
         self.make_link(ctx, op)
     }
@@ -169,7 +169,7 @@ fn register_type(engine: &mut Engine, api: &Api) {
         .register_type_with_name::<Link>("Link")
         .register_get("name", |l: &mut Link| l.name.clone())
         .register_get("netns", |l: &mut Link| Netns(l.ns.clone()))
-        .register_get("shared", |l: &mut Link| l.shared)
+        .register_get("is_shared", |l: &mut Link| l.shared)
         .register_get("peer", |l: &mut Link| match &l.peer {
             Some(p) => Dynamic::from((**p).clone()),
             None => Dynamic::UNIT,
@@ -200,7 +200,7 @@ pub fn register(engine: &mut Engine, api: &Api) {
     );
     let a = api.clone();
     in_netns!(engine, "bridge", "Link", BRIDGE_OPTS,
-        "Create a bridge with #{ mtu, up, shared: true (one bridge for every run that asks; the last to leave removes it) }.",
+        "Create a bridge with #{ mtu, up, share: true (one bridge for every run that asks; the last to leave removes it; Rhai reserves the word `shared`) }.",
         move |ctx: &NativeCallContext, ns: NsRef, name: &str, opts: Opts| a.bridge(ctx, ns, name, opts));
     let a = api.clone();
     in_netns!(engine, "veth", "Link", VETH_OPTS,

@@ -29,6 +29,9 @@ pub enum Error {
         what: String,
         users: Vec<String>,
     },
+    /// The name is taken: by which run, or by something plumb did not make.
+    #[error("{what} exists already ({owner}); pick another name")]
+    Exists { what: String, owner: String },
     /// A shared object exists with settings that differ from what this run asks.
     #[error("{what} is {has} ({holder}); this run wants {want}")]
     Conflict {

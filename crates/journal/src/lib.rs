@@ -6,11 +6,13 @@
 //! - [`Journal`]: the on-disk record, its runs' order and status;
 //! - [`undo`]: planning and carrying out an undo;
 //! - [`shared`]: objects many runs share, counted from the live journals;
-//! - [`StateLock`]: the lock every plumb process takes around shared decisions.
+//! - [`StateLock`]: the lock every plumb process takes around shared decisions;
+//! - [`gc`]: what plumb made whose journal is gone.
 //!
 //! It depends on plumb-kernel and on nothing of the script layer.
 
 pub mod error;
+pub mod gc;
 mod journal;
 mod lock;
 mod op;

@@ -503,7 +503,7 @@ impl Op {
             Op::Sysctl { ns, key, value, .. } => sysctl::set(ns, key, value)?,
             Op::Firewall { batch, .. } => batch.apply()?,
             Op::Spawn { ns, argv } => {
-                let (_child, spawned) = process::spawn_in(ns, argv, None)?;
+                let (_child, spawned) = process::spawn_in(ns, argv, mark)?;
                 return Ok(Outcome {
                     pid: Some(spawned.pid),
                     start_time: Some(spawned.start_time),

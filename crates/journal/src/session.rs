@@ -505,9 +505,42 @@ impl Run<'_> {
                 if nothing_changed(&e) {
                     self.journal.failed(seq);
                 }
-                Err(e)
+                Err(self.name_the_owner(&op, e))
             }
         }
+    }
+
+    /// A name taken already: say whose it is (a run's, shared, or not plumb's).
+    fn name_the_owner(&self, op: &Op, e: Error) -> Error {
+        if e.kernel().and_then(|k| k.errno()) != Some(libc::EEXIST) {
+            return e;
+        }
+        let (what, ns, link) = match op {
+            Op::LinkAdd { ns, name, .. } => (
+                format!("link '{name}' in {}", ns.short_name()),
+                ns.clone(),
+                name.as_str(),
+            ),
+            Op::NetnsAdd { name, .. } => (
+                format!("namespace '{name}'"),
+                NsRef::Named(name.clone()),
+                "lo",
+            ),
+            _ => return e,
+        };
+        let alias = match self.kernel.find_link(&ns, link) {
+            Ok(Some(l)) => l.alias,
+            _ => None,
+        };
+        let owner = match alias.as_deref() {
+            Some(SHARED_MARK) => "shared by plumb runs".to_string(),
+            Some(mark) => match run_of_mark(mark) {
+                Some(run) => format!("made by run {run}; `plumb rollback {run}` removes it"),
+                None => "not made by plumb".into(),
+            },
+            None => "not made by plumb".into(),
+        };
+        Error::Exists { what, owner }
     }
 
     fn apply_own(&mut self, mut op: Op) -> Result<()> {
@@ -527,7 +560,8 @@ impl Run<'_> {
             batch.comment = Op::shared_comment(batch);
         }
         let _lock = StateLock::acquire(&state_dir())?;
-        let holders = shared::holders(key, &self.journal.run_id)?;
+        // This run's own earlier entries count: the journal file has them.
+        let holders = shared::holders(key, None)?;
         let mut outcome = Outcome::default();
         if let Some(h) = holders.first() {
             if let (
@@ -560,6 +594,15 @@ impl Run<'_> {
             outcome.preexisting = self.found_before(&op)?;
         } else if !present && holders.is_empty() {
             op.capture_old(self.kernel)?;
+            if let Op::Sysctl {
+                ns: NsRef::Host,
+                key,
+                old: Some(old),
+                ..
+            } = &op
+            {
+                shared::originals::remember(key, old)?;
+            }
         }
         self.record_and_apply(op, outcome, !present)
     }

@@ -18,13 +18,12 @@ fn holds(journal: &Journal) -> bool {
     !matches!(journal.status(), Status::RolledBack | Status::Unreadable)
 }
 
-/// The live entries of runs other than `except` that hold the shared object `key`.
-pub fn holders(key: &str, except: &str) -> Result<Vec<Holder>> {
+/// The live entries that hold the shared object `key`, but `except` (a
+/// run's entry by sequence number: the one being released). A run's own
+/// other entries count: the last of them to go takes the object along.
+pub fn holders(key: &str, except: Option<(&str, u64)>) -> Result<Vec<Holder>> {
     let mut found = Vec::new();
     for id in Journal::mentioning(&Journal::shared_needle(key))? {
-        if id == except {
-            continue;
-        }
         let Ok(journal) = Journal::load(&id) else {
             continue; // removed meanwhile: it held nothing
         };
@@ -36,6 +35,7 @@ pub fn holders(key: &str, except: &str) -> Result<Vec<Holder>> {
                 .entries()
                 .iter()
                 .filter(|e| e.state.is_live() && e.op.shared_key().as_deref() == Some(key))
+                .filter(|e| except != Some((journal.run_id.as_str(), e.seq)))
                 .map(|e| Holder {
                     run: journal.run_id.clone(),
                     entry: e.clone(),
@@ -74,4 +74,60 @@ pub fn users(owner: &str) -> Result<Vec<(String, String)>> {
         }
     }
     Ok(found)
+}
+
+/// What host-wide settings were before the first run that changed them,
+/// kept beside the journals (`STATE_DIR/host-settings`): a sysctl carries
+/// no mark, so if every journal that holds one is lost, `plumb gc` still
+/// puts it back. The journals stay the only count of who uses it. Under the lock.
+pub mod originals {
+    use std::collections::BTreeMap;
+
+    use crate::error::{Error, Result};
+    use crate::journal::state_dir;
+
+    fn path() -> std::path::PathBuf {
+        state_dir().join("host-settings")
+    }
+
+    pub fn read() -> BTreeMap<String, String> {
+        std::fs::read(path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn write(all: &BTreeMap<String, String>) -> Result<()> {
+        let path = path();
+        if all.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::state(format!("remove {}", path.display()), e))
+                }
+                _ => Ok(()),
+            };
+        }
+        let text = serde_json::to_vec_pretty(all).expect("strings serialize");
+        std::fs::write(&path, text)
+            .map_err(|e| Error::state(format!("write {}", path.display()), e))
+    }
+
+    /// Remember `key`'s value before plumb, unless remembered already.
+    pub fn remember(key: &str, value: &str) -> Result<()> {
+        let mut all = read();
+        if all.contains_key(key) {
+            return Ok(());
+        }
+        all.insert(key.into(), value.into());
+        write(&all)
+    }
+
+    /// `key` is back to what it was: forget it.
+    pub fn forget(key: &str) -> Result<()> {
+        let mut all = read();
+        if all.remove(key).is_some() {
+            write(&all)?;
+        }
+        Ok(())
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::error::{Error, Result, UndoFailure};
 use crate::journal::{Entry, Journal};
 use crate::lock::StateLock;
-use crate::op::mark_of;
+use crate::op::{mark_of, Op};
 use crate::shared;
 use plumb_kernel::{netns, process, Kernel, NsRef};
 
@@ -215,18 +215,29 @@ impl Undoer<'_> {
     /// A shared object goes only with its last live user.
     fn release_shared(&mut self, entry: &Entry, key: &str) -> Result<()> {
         let _lock = StateLock::acquire(&crate::journal::state_dir())?;
-        let holders = shared::holders(key, &self.journal.run_id)?;
+        let holders = shared::holders(key, Some((&self.journal.run_id, entry.seq)))?;
         if let Some(h) = holders.first() {
-            self.report.notes.push(format!(
-                "kept `{}`: run {} uses it too",
-                entry.op.describe(),
-                h.run
-            ));
+            if h.run != self.journal.run_id {
+                self.report.notes.push(format!(
+                    "kept `{}`: run {} uses it too",
+                    entry.op.describe(),
+                    h.run
+                ));
+            }
             return Ok(());
         }
         entry
             .op
-            .undo(self.kernel, entry.outcome.as_ref(), &self.mark(entry))
+            .undo(self.kernel, entry.outcome.as_ref(), &self.mark(entry))?;
+        if let Op::Sysctl {
+            ns: NsRef::Host,
+            key,
+            ..
+        } = &entry.op
+        {
+            shared::originals::forget(key)?;
+        }
+        Ok(())
     }
 
     fn delete_namespaces(&mut self, spaces: &[usize], covered: &[Covered]) {

@@ -404,6 +404,32 @@ impl Batch {
     }
 }
 
+/// Every rule in `ns` whose comment starts with `prefix`: (table, chain,
+/// comment), one entry per (table, chain, comment).
+pub fn commented(ns: &NsRef, v6: bool, prefix: &str) -> Result<Vec<(String, String, String)>> {
+    let probe = Batch {
+        ns: ns.clone(),
+        v6,
+        comment: String::new(),
+        rules: Vec::new(),
+    };
+    let saved = probe.saved()?;
+    let mut found = Vec::new();
+    for table in TABLES {
+        for chain in saved.chains(table) {
+            for rule in saved.rules(table, &chain) {
+                if let Some(c) = rule.comment.as_ref().filter(|c| c.starts_with(prefix)) {
+                    let entry = (table.to_string(), chain.clone(), c.clone());
+                    if !found.contains(&entry) {
+                        found.push(entry);
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Check a rule's syntax with the real iptables (`-C` exits 2 on bad
 /// arguments, 1 when the rule is merely absent), so a mistyped raw rule is
 /// reported where the script wrote it, not when its batch is applied. The

@@ -162,26 +162,16 @@ pub struct Spawned {
     pub start_time: u64,
 }
 
+/// The environment variable that carries a spawned program's mark, so
+/// `plumb gc` finds it (and what it started) without a journal.
+pub const MARK_VAR: &str = "PLUMB_MARK";
+
 /// Start a program in the background inside `ns`, in its own session so a
-/// Ctrl-C at the terminal does not reach it. Output goes to `log` (or nowhere).
-pub fn spawn_in(
-    ns: &NsRef,
-    argv: &[String],
-    log: Option<&std::path::Path>,
-) -> Result<(Child, Spawned)> {
+/// Ctrl-C at the terminal does not reach it; its output goes nowhere.
+/// `mark` goes into its environment as [`MARK_VAR`].
+pub fn spawn_in(ns: &NsRef, argv: &[String], mark: &str) -> Result<(Child, Spawned)> {
     let (mut cmd, _fd) = command_in(ns, argv)?;
-    let (stdout, stderr) = match log {
-        Some(path) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .context(|| format!("open log {}", path.display()))?;
-            let f2 = f.try_clone().context(|| "dup log fd".into())?;
-            (Stdio::from(f), Stdio::from(f2))
-        }
-        None => (Stdio::null(), Stdio::null()),
-    };
+    cmd.env(MARK_VAR, mark);
     // SAFETY: setsid is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
@@ -192,8 +182,8 @@ pub fn spawn_in(
     }
     let child = cmd
         .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .map_err(|e| spawn_error(argv, ns, e))?;
     let pid = child.id();
@@ -215,6 +205,35 @@ pub fn start_time(pid: u32) -> Option<u64> {
         return None;
     }
     stat_field(pid, 22)
+}
+
+/// The value of [`MARK_VAR`] in a process's environment, if any.
+pub fn mark_of(pid: u32) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{MARK_VAR}=");
+    environ
+        .split(|b| *b == 0)
+        .find_map(|var| var.strip_prefix(prefix.as_bytes()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// Every process on the machine (in this PID namespace) that carries a mark:
+/// (pid, start time, mark, command line).
+pub fn marked() -> Vec<(u32, u64, String, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let mark = mark_of(pid)?;
+            let started = start_time(pid)?;
+            let command = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .map(|c| c.replace('\0', " ").trim().to_string())
+                .unwrap_or_default();
+            Some((pid, started, mark, command))
+        })
+        .collect()
 }
 
 /// Field `n` (1-based, as in proc(5)) of /proc/PID/stat, or None if the process is gone.
@@ -368,7 +387,7 @@ mod tests {
         let (_child, p) = spawn_in(
             &NsRef::Host,
             &argv(&["sh", "-c", "sleep 30 & exec sleep 31"]),
-            None,
+            "plumb:test/1",
         )
         .unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
