@@ -5,6 +5,25 @@
 //! journal, undo) → plumb-kernel (netlink, namespaces, iptables). See
 //! ARCHITECTURE.md.
 
+/// std's `eprintln!`, but a closed or full standard error is ignored: a
+/// message that cannot be shown must not stop a rollback (std's panics).
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// std's `println!`, but a closed standard output (`plumb test | head`) is
+/// ignored instead of a panic. Listings that should stop use
+/// `commands::print_lines`.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod commands;
 mod error;

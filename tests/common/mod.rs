@@ -66,6 +66,16 @@ pub fn sandbox(script: &str) -> Outcome {
     }
 }
 
+/// Run the bash file `tests/shell/NAME` inside a fresh sandbox (sourced, so
+/// snapshot() and die() are there), with `args` as its positional parameters.
+pub fn shell(name: &str, args: &[&str]) -> Outcome {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    sandbox(&format!(
+        "set -- {}\nsource tests/shell/{name}",
+        quoted.join(" ")
+    ))
+}
+
 /// Write a script to a temporary file and return its path.
 pub fn script_file(name: &str, body: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("plumb-test-{}", std::process::id()));

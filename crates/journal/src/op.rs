@@ -336,6 +336,23 @@ impl Op {
         }
     }
 
+    /// Do both ops make the same named object (a namespace, or a link in
+    /// the same namespace)?
+    pub fn same_object(&self, other: &Op) -> bool {
+        match (self, other) {
+            (Op::NetnsAdd { name: a, .. }, Op::NetnsAdd { name: b, .. }) => a == b,
+            (
+                Op::LinkAdd {
+                    ns: na, name: a, ..
+                },
+                Op::LinkAdd {
+                    ns: nb, name: b, ..
+                },
+            ) => na == nb && a == b,
+            _ => false,
+        }
+    }
+
     /// The namespace this op created, if it is `ip netns add`.
     pub fn created_netns(&self) -> Option<&str> {
         match self {

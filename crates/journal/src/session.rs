@@ -515,29 +515,41 @@ impl Run<'_> {
         if e.kernel().and_then(|k| k.errno()) != Some(libc::EEXIST) {
             return e;
         }
-        let (what, ns, link) = match op {
+        // The mark sits on the link itself, or on a namespace's lo.
+        let (what, name, ns, marked) = match op {
             Op::LinkAdd { ns, name, .. } => (
                 format!("link '{name}' in {}", ns.short_name()),
+                name,
                 ns.clone(),
                 name.as_str(),
             ),
             Op::NetnsAdd { name, .. } => (
                 format!("namespace '{name}'"),
+                name,
                 NsRef::Named(name.clone()),
                 "lo",
             ),
             _ => return e,
         };
-        let alias = match self.kernel.find_link(&ns, link) {
+        let alias = match self.kernel.find_link(&ns, marked) {
             Ok(Some(l)) => l.alias,
             _ => None,
         };
-        let owner = match alias.as_deref() {
-            Some(SHARED_MARK) => "shared by plumb runs".to_string(),
-            Some(mark) => match run_of_mark(mark) {
-                Some(run) => format!("made by run {run}; `plumb rollback {run}` removes it"),
-                None => "not made by plumb".into(),
-            },
+        let maker = match alias.as_deref() {
+            Some(SHARED_MARK) => {
+                return Error::Exists {
+                    what,
+                    owner: "shared by plumb runs".into(),
+                }
+            }
+            Some(mark) => run_of_mark(mark).map(str::to_string),
+            // Not marked yet: a run may be making it this very moment, and
+            // its journal says so first.
+            None => shared::maker(name, |other| other.same_object(op)),
+        };
+        let owner = match maker {
+            Some(run) if run == self.journal.run_id => "made by this run".into(),
+            Some(run) => format!("made by run {run}; `plumb rollback {run}` removes it"),
             None => "not made by plumb".into(),
         };
         Error::Exists { what, owner }

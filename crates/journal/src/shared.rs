@@ -45,6 +45,27 @@ pub fn holders(key: &str, except: Option<(&str, u64)>) -> Result<Vec<Holder>> {
     Ok(found)
 }
 
+/// The live run whose journal says it made the object named `name` that
+/// `made` recognises (the name's kernel mark may not be set yet: a journal
+/// entry is written before its change).
+pub fn maker(name: &str, made: impl Fn(&Op) -> bool) -> Option<String> {
+    let needle = serde_json::to_vec(name).ok()?;
+    Journal::mentioning(&needle)
+        .ok()?
+        .into_iter()
+        .find_map(|id| {
+            let journal = Journal::load(&id).ok()?;
+            if !holds(&journal) {
+                return None;
+            }
+            journal
+                .entries()
+                .iter()
+                .any(|e| e.state.is_live() && made(&e.op))
+                .then(|| journal.run_id.clone())
+        })
+}
+
 /// Live runs that use objects `owner` made, with the links they use:
 /// (run, link name).
 pub fn users(owner: &str) -> Result<Vec<(String, String)>> {

@@ -189,9 +189,20 @@ impl Undoer<'_> {
 
     fn undo_entry(&mut self, i: usize) {
         let entry = self.entry(i);
+        // A shared object's release is decided and recorded under the lock:
+        // another run deciding at the same time must see it gone or not.
+        let _lock = match entry.op.shared_key().is_some() || entry.op.needs_lock() {
+            true => match StateLock::acquire(&crate::journal::state_dir()) {
+                Ok(lock) => Some(lock),
+                Err(e) => return self.fail(&entry, e),
+            },
+            false => None,
+        };
         let result = match entry.op.shared_key() {
             Some(key) => self.release_shared(&entry, &key),
-            None => self.undo_own(&entry),
+            None => entry
+                .op
+                .undo(self.kernel, entry.outcome.as_ref(), &self.mark(&entry)),
         };
         match result {
             Ok(()) => self.undone(&entry),
@@ -203,18 +214,8 @@ impl Undoer<'_> {
         }
     }
 
-    fn undo_own(&self, entry: &Entry) -> Result<()> {
-        let mark = self.mark(entry);
-        let _lock = match entry.op.needs_lock() {
-            true => Some(StateLock::acquire(&crate::journal::state_dir())?),
-            false => None,
-        };
-        entry.op.undo(self.kernel, entry.outcome.as_ref(), &mark)
-    }
-
-    /// A shared object goes only with its last live user.
+    /// A shared object goes only with its last live user (under the lock).
     fn release_shared(&mut self, entry: &Entry, key: &str) -> Result<()> {
-        let _lock = StateLock::acquire(&crate::journal::state_dir())?;
         let holders = shared::holders(key, Some((&self.journal.run_id, entry.seq)))?;
         if let Some(h) = holders.first() {
             if h.run != self.journal.run_id {
