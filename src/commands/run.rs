@@ -153,8 +153,11 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         Err((err, code)) => {
             eprintln!("{err}");
             let undone = session.undo_after(0);
-            session.finish(true)?;
             let id = session.run_id().unwrap_or("").to_string();
+            if let Err(e) = session.finish(true) {
+                // A full disk: the kernel is clean, the journal says less.
+                eprintln!("plumb: {e}: `plumb rollback {id}` completes the journal's record");
+            }
             match undone {
                 Ok(report) => {
                     for note in &report.notes {

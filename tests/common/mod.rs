@@ -23,6 +23,9 @@ set -euo pipefail
 snapshot() { plumb_snapshot; }
 # Fail the test with a message.
 die() { echo "FAILED: $*" >&2; exit 1; }
+# `... | contains PATTERN`: grep that reads all its input, so the writer
+# never dies of SIGPIPE (which pipefail would count as a failure).
+contains() { local input; input=$(cat); grep -q -- "$1" <<<"$input"; }
 "##;
 
 pub struct Outcome {

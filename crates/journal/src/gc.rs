@@ -36,9 +36,11 @@ pub enum Orphan {
         name: String,
         mark: String,
     },
+    /// A named namespace, or (inode None) a file under /run/netns that a
+    /// run killed mid-way never mounted a namespace on.
     Netns {
         name: String,
-        inode: u64,
+        inode: Option<u64>,
         mark: String,
     },
     /// A host-wide sysctl plumb changed that no live run holds: put back.
@@ -136,10 +138,24 @@ pub fn find(kernel: &Kernel) -> Result<Vec<Orphan>> {
     let mut spaces = vec![NsRef::Host];
     for name in netns::list_named() {
         let ns = NsRef::Named(name.clone());
+        if !netns::is_mounted(&name) {
+            if let Some(mark) = netns::file_mark(&name).filter(|m| is_mark(m)) {
+                seen.push(Orphan::Netns {
+                    name,
+                    inode: None,
+                    mark,
+                });
+            }
+            continue;
+        }
         let lo = kernel.find_link(&ns, "lo").ok().flatten();
         if let (Some(mark), Ok(inode)) = (lo.and_then(|l| l.alias), netns::inode(&ns)) {
             if is_mark(&mark) {
-                seen.push(Orphan::Netns { name, inode, mark });
+                seen.push(Orphan::Netns {
+                    name,
+                    inode: Some(inode),
+                    mark,
+                });
             }
         }
         spaces.push(ns);
@@ -279,7 +295,7 @@ pub fn remove(kernel: &Kernel, orphans: &[Orphan]) -> Result<usize> {
                 ns, index, name, ..
             } => kernel.delete_link(ns, *index, name).map_err(Into::into),
             Orphan::Netns { name, inode, .. } => kernel
-                .delete_netns_many(&[(name.clone(), Some(*inode))])
+                .delete_netns_many(&[(name.clone(), *inode)])
                 .remove(0)
                 .map_err(Into::into),
             Orphan::Setting { key, original } => {
@@ -297,9 +313,36 @@ pub fn remove(kernel: &Kernel, orphans: &[Orphan]) -> Result<usize> {
             }),
         }
     }
+    if orphans.iter().any(|o| matches!(o, Orphan::Netns { .. })) {
+        settle(kernel);
+    }
     if failures.is_empty() {
         Ok(removed)
     } else {
         Err(Error::Undo(failures))
+    }
+}
+
+/// The kernel removes a deleted namespace's links, and their veth peers in
+/// the host, a moment later. A peer that was never marked (its run was
+/// killed between creating and marking it) cannot be waited for by name:
+/// wait until the host's links stop changing (at most 2 s).
+fn settle(kernel: &Kernel) {
+    let names = || -> Vec<String> {
+        kernel
+            .links(&NsRef::Host)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| l.name)
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let (mut last, mut since) = (names(), std::time::Instant::now());
+    while std::time::Instant::now() < deadline && since.elapsed() < Duration::from_millis(100) {
+        std::thread::sleep(Duration::from_millis(5));
+        let now = names();
+        if now != last {
+            (last, since) = (now, std::time::Instant::now());
+        }
     }
 }

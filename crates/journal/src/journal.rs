@@ -537,17 +537,21 @@ impl Journal {
         self.note(Record::Undone { seq });
     }
 
-    /// Close the run. "Rolled back" is only written when nothing of it remains.
+    /// Close the run. "Rolled back" is only written when nothing of it
+    /// remains; if even that cannot be written (a full disk), the journal of
+    /// a run with nothing left is removed instead: its absence tells the
+    /// same truth, and frees the room.
     pub fn end(&mut self, status: EndStatus) -> Result<()> {
-        let status = match status {
-            EndStatus::RolledBack if self.live_changes() > 0 || !self.unreadable.is_empty() => {
-                return self.retry_unwritten();
-            }
-            s => s,
-        };
+        let nothing_left = self.live_changes() == 0 && self.unreadable.is_empty();
+        if status == EndStatus::RolledBack && !nothing_left {
+            return self.retry_unwritten();
+        }
         self.ended = Some(status);
         self.note(Record::End { status });
-        self.retry_unwritten()
+        match self.retry_unwritten() {
+            Err(_) if status == EndStatus::RolledBack => self.discard(),
+            other => other,
+        }
     }
 
     /// Mark the run as being rolled back (see [`Record::Leaving`]).
@@ -597,6 +601,14 @@ impl Journal {
             lines.push(format!("line {n}: unreadable"));
         }
         lines
+    }
+
+    /// Does a live entry of this run hold the shared object `key`?
+    pub fn holds(&self, key: &str) -> bool {
+        self.entries
+            .iter()
+            .rev()
+            .any(|e| e.state == EntryState::Done && e.op.shared_key().as_deref() == Some(key))
     }
 
     /// Changes still in the kernel (done, or in flight).

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -42,6 +43,8 @@ impl StateLock {
                 .map_err(|e| Error::state(format!("open {}", path.display()), e))?;
             let locked = Flock::lock(file, FlockArg::LockExclusive)
                 .map_err(|(_, e)| Error::state(format!("lock {}", path.display()), e.into()))?;
+            // Programs that change shared state hold it with us (see keep_open).
+            plumb_kernel::process::keep_open(Some(locked.as_raw_fd()));
             *held = Some((locked, 1));
             Ok(())
         })?;
@@ -58,6 +61,7 @@ impl Drop for StateLock {
             if let Some((_, depth)) = held.as_mut() {
                 *depth -= 1;
                 if *depth == 0 {
+                    plumb_kernel::process::keep_open(None);
                     // Dropping the Flock unlocks it.
                     *held = None;
                 }

@@ -546,10 +546,25 @@ impl Op {
                 k.delete_netns_many(&spaces).remove(0)
             }
             Op::LinkAdd {
-                ns, name, shared, ..
+                ns,
+                name,
+                shared,
+                kind,
+                ..
             } => {
                 let mark = if *shared { SHARED_MARK } else { mark };
-                return delete_owned_link(k, ns, name, mark, outcome.is_none());
+                let in_flight = outcome.is_none();
+                if delete_owned_link(k, ns, name, mark, in_flight)? {
+                    return Ok(());
+                }
+                // Its first end was moved away: the pair goes by its peer.
+                return match kind {
+                    LinkKind::Veth { peer, peer_netns } => {
+                        let peer_ns = peer_netns.as_ref().unwrap_or(ns);
+                        delete_owned_link(k, peer_ns, peer, mark, in_flight).map(drop)
+                    }
+                    LinkKind::Bridge | LinkKind::Vxlan { .. } | LinkKind::Macvlan { .. } => Ok(()),
+                };
             }
             Op::LinkSet { ns, name, old, .. } => match old {
                 Some(old) => k.set_link(ns, name, old),
@@ -581,15 +596,24 @@ impl Op {
                     },
                     Duration::from_secs(2),
                 ),
-                // Killed before the pid reached the journal: nothing can be identified safely.
-                _ => Ok(()),
+                // Killed before the pid reached the journal: the program
+                // (and what it started) carries the op's mark.
+                _ => process::marked()
+                    .into_iter()
+                    .filter(|(_, _, m, _)| m == mark)
+                    .try_for_each(|(pid, start_time, _, _)| {
+                        process::stop(
+                            &process::Spawned { pid, start_time },
+                            Duration::from_secs(2),
+                        )
+                    }),
             },
             // The last user of a shared link removes it; another run's link is its own.
             Op::Use {
                 ns,
                 name,
                 owner: Owner::Shared,
-            } => return delete_owned_link(k, ns, name, SHARED_MARK, false),
+            } => return delete_owned_link(k, ns, name, SHARED_MARK, false).map(drop),
             Op::Use {
                 owner: Owner::Run(_),
                 ..
@@ -607,15 +631,16 @@ impl Op {
 /// `plumb:RUN/SEQ`). A link with the name but another mark is someone
 /// else's and left alone. An op in flight when its run died may have made
 /// the link before marking it, so an unmarked one with the name counts too.
+/// True when it deleted one.
 fn delete_owned_link(
     k: &Kernel,
     ns: &NsRef,
     name: &str,
     mark: &str,
     in_flight: bool,
-) -> Result<()> {
+) -> Result<bool> {
     let by_name = match k.find_link(ns, name) {
-        Err(e) if e.is_already_gone() => return Ok(()), // its namespace is gone
+        Err(e) if e.is_already_gone() => return Ok(false), // its namespace is gone
         other => other?,
     };
     let target = match by_name {
@@ -648,10 +673,10 @@ fn delete_owned_link(
     };
     match target {
         Some(link) => match k.delete_link(ns, link.index, &link.name) {
-            Err(e) if e.is_already_gone() => Ok(()),
-            other => other.map_err(Into::into),
+            Err(e) if e.is_already_gone() => Ok(false),
+            other => other.map(|()| true).map_err(Into::into),
         },
-        None => Ok(()),
+        None => Ok(false),
     }
 }
 

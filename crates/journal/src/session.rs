@@ -264,6 +264,14 @@ impl Session {
     /// Journal the op, then apply it (or, in a dry run, print it). Firewall
     /// rules for the same namespace and family are gathered into one batch.
     pub fn apply(&mut self, op: Op) -> std::result::Result<(), Failure> {
+        // A shared object this run holds already (ip_forward for the 600th
+        // published port) is not journaled again, and does not break the
+        // batch of rules being gathered.
+        if let (Some(key), Mode::Apply(journal)) = (op.shared_key(), &self.mode) {
+            if journal.holds(&key) {
+                return Ok(());
+            }
+        }
         if let Op::Firewall {
             batch,
             shared: false,

@@ -308,11 +308,15 @@ impl Undoer<'_> {
         let mut outside: HashMap<NsRef, Vec<usize>> = HashMap::new();
         for c in covered {
             let entry = self.entry(c.entry);
-            if c.outside {
-                let (ns, _, _) = entry.op.veth_across().expect("a veth");
-                outside.entry(ns.clone()).or_default().push(c.entry);
-            } else if gone.contains(&c.by) {
-                self.undone(&entry);
+            match (c.outside, gone.contains(&c.by)) {
+                (true, true) => {
+                    let (ns, _, _) = entry.op.veth_across().expect("a veth");
+                    outside.entry(ns.clone()).or_default().push(c.entry);
+                }
+                // The namespace stays: the end outside it goes now, by itself.
+                (true, false) => self.undo_entry(c.entry),
+                (false, true) => self.undone(&entry),
+                (false, false) => {}
             }
         }
         for (ns, indexes) in outside {

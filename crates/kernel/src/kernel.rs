@@ -124,23 +124,32 @@ impl Kernel {
 
     /// `ip netns add NAME`, then lo up and, unless `ipv6`, IPv6 off for every
     /// interface created in it later (Docker's default: no start-up
-    /// multicast). Its lo carries `mark` as alias, so plumb can tell its
-    /// namespaces from others' without a journal. Returns the inode.
+    /// multicast). Its lo carries `mark` as alias, set before the namespace
+    /// gets its name, so plumb tells its namespaces from others' even
+    /// without a journal. Returns the inode.
     pub fn create_netns(&self, name: &str, ipv6: bool, mark: &str) -> Result<u64> {
-        let (inode, socket) = if ipv6 {
-            netns::create(name, true)?
+        netns::validate_netns_name(name)?;
+        let made = if ipv6 {
+            netns::make(true)?
         } else {
             // Spares are made with IPv6 off, ahead of use.
             let mut spares = self.spares.borrow_mut();
             if spares.is_none() {
                 *spares = Some(netns::SpareMaker::start()?);
             }
-            spares.as_ref().expect("just started").take(name)?
+            spares.as_ref().expect("just started").next()?
         };
-        let ns = NsRef::Named(name.into());
-        let h = self.adopt(&ns, socket)?;
-        self.run(netlink::set_by_name(&h, "lo", Some(mark), false))?;
-        Ok(inode)
+        let netns::Unnamed { ns, socket } = made;
+        let key = NsRef::Named(name.into());
+        let h = self.adopt(&key, socket)?;
+        let named = self
+            .run(netlink::set_by_name(&h, "lo", Some(mark), false))
+            .and_then(|()| netns::name(name, &ns, mark));
+        if named.is_err() {
+            // The socket belongs to a namespace that did not get the name.
+            self.forget(&key);
+        }
+        named
     }
 
     /// Delete many namespaces at once, on several threads: each unmount
@@ -203,8 +212,10 @@ impl Kernel {
         match kind {
             LinkKind::Veth { peer, peer_netns } if settings.up => {
                 self.run(netlink::set_by_name(&h, name, Some(alias), true))?;
+                // The peer carries the mark too: it finds the pair when the
+                // first end was moved away.
                 let peer_h = self.handle(peer_netns.as_ref().unwrap_or(ns))?;
-                self.run(netlink::set_by_name(&peer_h, peer, None, true))
+                self.run(netlink::set_by_name(&peer_h, peer, Some(alias), true))
             }
             _ => self.run(netlink::set_by_name(&h, name, Some(alias), false)),
         }

@@ -143,8 +143,14 @@ fn prepare_netns_dir_now() -> Result<()> {
     }
 }
 
-/// Create the file a namespace is bind-mounted on (refusing a taken name).
-fn reserve_path(name: &str) -> Result<PathBuf> {
+/// The extended attribute that marks a namespace file as plumb's before it
+/// is mounted: a run killed between creating the file and mounting the
+/// namespace on it leaves a file `plumb gc` can still tell apart.
+const MARK_XATTR: &str = "trusted.plumb";
+
+/// Create the file a namespace is bind-mounted on (refusing a taken name),
+/// marked with `mark`.
+fn reserve_path(name: &str, mark: &str) -> Result<PathBuf> {
     validate_netns_name(name)?;
     prepare_netns_dir()?;
     let path = Path::new(NETNS_DIR).join(name);
@@ -160,7 +166,68 @@ fn reserve_path(name: &str) -> Result<PathBuf> {
                 Error::io(format!("create {}", path.display()), e)
             }
         })?;
+    // Best effort: a file system without trusted xattrs only loses the mark.
+    let _ = xattr::set(&path, MARK_XATTR, mark);
     Ok(path)
+}
+
+/// The mark on an unmounted namespace file (see [`MARK_XATTR`]).
+pub fn file_mark(name: &str) -> Option<String> {
+    xattr::get(&Path::new(NETNS_DIR).join(name), MARK_XATTR)
+}
+
+/// Is /run/netns/NAME a mounted namespace (and not a file left half-made)?
+pub fn is_mounted(name: &str) -> bool {
+    nix::sys::statfs::statfs(&Path::new(NETNS_DIR).join(name))
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
+}
+
+/// Extended attributes, which std and nix do not wrap.
+mod xattr {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    fn c(path: &Path) -> Option<CString> {
+        CString::new(path.as_os_str().as_bytes()).ok()
+    }
+
+    pub fn set(path: &Path, name: &str, value: &str) -> std::io::Result<()> {
+        let (path, name) = (
+            c(path).ok_or(std::io::ErrorKind::InvalidInput)?,
+            CString::new(name)?,
+        );
+        // SAFETY: NUL-terminated strings and a buffer of the given length.
+        let rc = unsafe {
+            libc::setxattr(
+                path.as_ptr(),
+                name.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    pub fn get(path: &Path, name: &str) -> Option<String> {
+        let (path, name) = (c(path)?, CString::new(name).ok()?);
+        let mut buf = vec![0u8; 256];
+        // SAFETY: NUL-terminated strings and a buffer of the given length.
+        let n = unsafe {
+            libc::getxattr(
+                path.as_ptr(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        (n > 0).then(|| String::from_utf8_lossy(&buf[..n as usize]).into_owned())
+    }
 }
 
 /// Bind-mount `source` (a namespace) on a reserved path; undo the reservation on failure.
@@ -185,37 +252,28 @@ fn mount_on(path: &Path, source: &str) -> Result<u64> {
     inode
 }
 
-/// Create the named namespace now (`ip netns add NAME`), on a short-lived
-/// thread; returns its inode and a netlink socket opened inside it.
-pub fn create(name: &str, ipv6: bool) -> Result<(u64, OwnedFd)> {
-    let path = reserve_path(name)?;
-    let made = std::thread::scope(|s| {
-        s.spawn(|| make_namespace(ipv6))
-            .join()
-            .expect("namespace creation thread panicked")
-    });
-    name_namespace(path, made)
-}
-
 /// A namespace not yet named: lo up, IPv6 off for new interfaces unless
 /// asked for, a netlink socket opened inside. Held only by its descriptor, so
 /// an unused one vanishes with plumb (it never appears under /run/netns).
 pub struct Unnamed {
-    ns: OwnedFd,
-    socket: OwnedFd,
+    pub ns: OwnedFd,
+    pub socket: OwnedFd,
 }
 
-/// Bind-mount a made namespace on its reserved path; returns its inode and socket.
-fn name_namespace(path: PathBuf, made: Result<Unnamed>) -> Result<(u64, OwnedFd)> {
-    let made = match made {
-        Ok(made) => made,
-        Err(e) => {
-            let _ = fs::remove_file(&path);
-            return Err(e);
-        }
-    };
-    let inode = mount_on(&path, &format!("/proc/self/fd/{}", made.ns.as_raw_fd()))?;
-    Ok((inode, made.socket))
+/// Make a namespace now, on a short-lived thread.
+pub fn make(ipv6: bool) -> Result<Unnamed> {
+    std::thread::scope(|s| {
+        s.spawn(|| make_namespace(ipv6))
+            .join()
+            .expect("namespace creation thread panicked")
+    })
+}
+
+/// Name a made namespace (`ip netns add NAME`): a file marked with `mark`
+/// under /run/netns, the namespace bind-mounted on it. Returns its inode.
+pub fn name(name: &str, ns: &OwnedFd, mark: &str) -> Result<u64> {
+    let path = reserve_path(name, mark)?;
+    mount_on(&path, &format!("/proc/self/fd/{}", ns.as_raw_fd()))
 }
 
 /// Makes spare namespaces on a background thread, a couple ahead of use.
@@ -240,16 +298,14 @@ impl SpareMaker {
         Ok(SpareMaker { spares })
     }
 
-    /// Name the next spare (`ip netns add NAME`); returns its inode and socket.
-    pub fn take(&self, name: &str) -> Result<(u64, OwnedFd)> {
-        let path = reserve_path(name)?;
-        let made = self.spares.recv().unwrap_or_else(|_| {
+    /// The next spare.
+    pub fn next(&self) -> Result<Unnamed> {
+        self.spares.recv().unwrap_or_else(|_| {
             Err(Error::io(
                 "make a namespace",
                 std::io::Error::other("the namespace thread stopped"),
             ))
-        });
-        name_namespace(path, made)
+        })
     }
 }
 

@@ -50,6 +50,42 @@ fn command_in(ns: &NsRef, argv: &[String]) -> Result<(Command, Option<std::os::f
     Ok((cmd, fd))
 }
 
+thread_local! {
+    /// A descriptor the programs plumb runs to completion keep open (see [`keep_open`]).
+    static KEPT: std::cell::Cell<Option<i32>> = const { std::cell::Cell::new(None) };
+}
+
+/// While `fd` is kept, every program run to completion from this thread
+/// holds it open too. The journal keeps its state lock this way: a
+/// program that changes shared state (an iptables-restore) holds the lock
+/// until it exits, even if plumb is killed under it.
+pub fn keep_open(fd: Option<i32>) {
+    KEPT.with(|k| k.set(fd));
+}
+
+/// Tie a program run to completion to plumb: it dies with the thread that
+/// started it (no iptables-restore goes on alone after a SIGKILL), it
+/// keeps [`keep_open`]'s descriptor, and it runs in a process group of its
+/// own, so Ctrl-C at the terminal reaches plumb, which decides.
+fn tie(cmd: &mut Command) {
+    let kept = KEPT.with(|k| k.get());
+    cmd.process_group(0);
+    // SAFETY: prctl and fcntl are async-signal-safe and touch only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(fd) = kept {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 fn spawn_error(argv: &[String], ns: &NsRef, e: std::io::Error) -> Error {
     let hint = if e.kind() == std::io::ErrorKind::NotFound {
         " (is it installed and on PATH?)"
@@ -60,10 +96,8 @@ fn spawn_error(argv: &[String], ns: &NsRef, e: std::io::Error) -> Error {
 }
 
 /// Run a program to completion inside `ns`, capturing its output. It is
-/// killed after `timeout`, or as soon as `cancel` is set. Like every program
-/// plumb runs, it gets a process group of its own: Ctrl-C at the terminal
-/// reaches plumb, which decides (an iptables-restore must not die half-way
-/// through a batch).
+/// killed after `timeout`, or as soon as `cancel` is set (see [`tie`] for
+/// how it is bound to plumb).
 pub fn exec_in(
     ns: &NsRef,
     argv: &[String],
@@ -71,8 +105,8 @@ pub fn exec_in(
     cancel: Option<&AtomicBool>,
 ) -> Result<ExecOutput> {
     let (mut cmd, _fd) = command_in(ns, argv)?;
+    tie(&mut cmd);
     let mut child = cmd
-        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -97,8 +131,8 @@ pub fn exec_in(
 pub fn exec_with_input(ns: &NsRef, argv: &[String], input: &str) -> Result<ExecOutput> {
     use std::io::Write;
     let (mut cmd, _fd) = command_in(ns, argv)?;
+    tie(&mut cmd);
     let mut child = cmd
-        .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

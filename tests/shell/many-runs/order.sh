@@ -5,7 +5,7 @@ ids=$(plumb journal list | awk 'NR > 1 {print $1}')
 [ "$(echo "$ids" | wc -l)" = 12 ] || die "not 12 runs listed"
 [ "$ids" = "$(echo "$ids" | sort -t- -k3 -n)" ] || die "journal list is not in the order the runs began: $ids"
 newest=$(echo "$ids" | tail -1)
-plumb rollback --last 2>&1 | grep -q "rolled back run $newest" || die "--last did not undo the newest run $newest"
+plumb rollback --last 2>&1 | contains "rolled back run $newest" || die "--last did not undo the newest run $newest"
 plumb rollback --all 2>/tmp/all.err
 grep -o 'rolled back run [^ ]*' /tmp/all.err | awk '{print $4}' >/tmp/all.order
 [ "$(cat /tmp/all.order)" = "$(echo "$ids" | head -11 | tac)" ] || die "--all did not go newest first: $(cat /tmp/all.order)"

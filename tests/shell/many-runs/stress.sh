@@ -36,7 +36,7 @@ for round in $(seq "$rounds"); do
   for p in "${pids[@]}"; do wait "$p" || die "round $round: a rollback failed: $(tail -3 /tmp/rollbacks.err)"; done
   after=$(snapshot)
   [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); die "round $round: the sandbox differs after the rollbacks"; }
-  ! plumb journal list | grep -v 'rolled back' | grep -q '^2' || die "round $round: a run is not rolled back"
+  ! plumb journal list | grep -v 'rolled back' | contains '^2' || die "round $round: a run is not rolled back"
 done
 end=$(date +%s.%N)
 echo "stress: $rounds rounds of 8 runs and 8 rollbacks in $(python3 -c "print(round($end - $start, 1))") s, leftovers 0"
