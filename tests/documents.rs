@@ -633,20 +633,25 @@ const BRIDGE_NAT: Section = Section {
             script: &["host v4 filter FORWARD -d 172.18.0.10/32 -p tcp -m tcp --dport 5000 -j ACCEPT"],
         },
         Difference {
-            why: "publish() masquerades a container reaching its own published port (hairpin); \
-                  under br_netfilter the bridge port lacks hairpin mode, so netns0 -> 10.0.2.15:5000 fails on both sides",
-            document: &[],
-            script: &["host v4 nat POSTROUTING -s 172.18.0.10/32 -d 172.18.0.10/32 -p tcp -m tcp --dport 5000 -j MASQUERADE"],
+            why: "netns0 reaches its own published port through the host: publish() masquerades that hairpin traffic \
+                  and veth0 is a hairpin bridge port; in the document (br_netfilter loaded) netns0 -> 10.0.2.15:5000 fails",
+            document: &["reach http netns0 -> http://10.0.2.15:5000/: no"],
+            script: &[
+                "host v4 nat POSTROUTING -s 172.18.0.10/32 -d 172.18.0.10/32 -p tcp -m tcp --dport 5000 -j MASQUERADE",
+                "reach http netns0 -> http://10.0.2.15:5000/: netns0",
+            ],
         },
         Difference {
-            why: "publish()'s DNAT chain is entered only for local destinations (from OUTPUT: not 127.0.0.0/8), the same for host_ip 10.0.2.15",
+            why: "publish()'s DNAT chain is entered only for local destinations, the same for host_ip 10.0.2.15; \
+                  loopback traffic DNATed behind br0 leaves it masqueraded (br0 routes 127.0.0.0/8), so 127.0.0.1:PORT works when published there",
             document: &[
                 "host v4 nat PREROUTING -d 10.0.2.15/32 -p tcp -m tcp --dport 5000 -j DNAT --to-destination 172.18.0.10:5000",
                 "host v4 nat OUTPUT -d 10.0.2.15/32 -p tcp -m tcp --dport 5000 -j DNAT --to-destination 172.18.0.10:5000",
             ],
             script: &[
                 "host v4 nat PREROUTING -m addrtype --dst-type LOCAL -d 10.0.2.15/32 -p tcp -m tcp --dport 5000 -j DNAT --to-destination 172.18.0.10:5000",
-                "host v4 nat OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -d 10.0.2.15/32 -p tcp -m tcp --dport 5000 -j DNAT --to-destination 172.18.0.10:5000",
+                "host v4 nat OUTPUT -m addrtype --dst-type LOCAL -d 10.0.2.15/32 -p tcp -m tcp --dport 5000 -j DNAT --to-destination 172.18.0.10:5000",
+                "host v4 nat POSTROUTING -s 127.0.0.0/8 -o br0 -j MASQUERADE",
             ],
         },
         BROADCAST,
@@ -1028,9 +1033,9 @@ const DOCKER_MODES: Section = Section {
             script: &[],
         },
         Difference {
-            why: "Docker DNATs the published port only for traffic not from docker0 (containers reach it through docker-proxy); \
-                  plumb's publish() for all (its hairpin MASQUERADE, the same rule as Docker's, has no effect under br_netfilter: \
-                  web -> 172.17.0.1:8080 fails on both sides)",
+            why: "Docker DNATs the published port only for traffic not from docker0 (containers reach it through docker-proxy, \
+                  and the host's 127.0.0.1 too, which the fixture does not run); plumb's publish() for all, the loopback included \
+                  (docker0 routes 127.0.0.0/8 and masquerades it), as Docker without its proxy",
             document: &[
                 "host v4 nat PREROUTING -m addrtype --dst-type LOCAL -i docker0 -j RETURN",
                 "host v4 nat OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -i docker0 -j RETURN",
@@ -1039,8 +1044,14 @@ const DOCKER_MODES: Section = Section {
             ],
             script: &[
                 "host v4 nat PREROUTING -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80",
-                "host v4 nat OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80",
+                "host v4 nat OUTPUT -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80",
+                "host v4 nat POSTROUTING -s 127.0.0.0/8 -o docker0 -j MASQUERADE",
             ],
+        },
+        Difference {
+            why: "the host reaches a published port on 127.0.0.1 (Docker through its userland proxy, which the fixture does not run)",
+            document: &["reach http host -> http://127.0.0.1:8080/: no"],
+            script: &["reach http host -> http://127.0.0.1:8080/: web"],
         },
         LO_KEEPS_IPV6,
     ],

@@ -154,7 +154,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             eprintln!("{err}");
             let undone = session.undo_after(0);
             let id = session.run_id().unwrap_or("").to_string();
-            if let Err(e) = session.finish(true) {
+            if let (Err(e), false) = (session.finish(true), session.is_dry_run()) {
                 // A full disk: the kernel is clean, the journal says less.
                 eprintln!("plumb: {e}: `plumb rollback {id}` completes the journal's record");
             }

@@ -91,10 +91,14 @@ pub fn parse_target(to: &str, port: u16) -> Plan<SocketAddr> {
     Ok(target)
 }
 
-/// DNAT from outside (PREROUTING) and from the host itself (OUTPUT), the
-/// hairpin MASQUERADE for containers reaching it through the host, and a
-/// FORWARD accept so it works where the FORWARD policy is DROP.
-pub fn publish(ns: &NsRef, p: &Publish) -> Plan<Vec<Op>> {
+/// DNAT from outside (PREROUTING) and from the host itself (OUTPUT, its
+/// loopback addresses included), the hairpin MASQUERADE for containers
+/// reaching it through the host, and a FORWARD accept so it works where the
+/// FORWARD policy is DROP. `via` is the link the target is reached through
+/// (the bridge whose subnet holds it): loopback traffic DNATed to the
+/// target must leave by it, so it gets `route_localnet` and the loopback
+/// source is masqueraded to it, as Docker does without its userland proxy.
+pub fn publish(ns: &NsRef, p: &Publish, via: Option<&str>) -> Plan<Vec<Op>> {
     if !PROTOCOLS.contains(&p.proto.as_str()) {
         return Err(format!(
             "unknown protocol '{}'; use one of {}",
@@ -105,6 +109,13 @@ pub fn publish(ns: &NsRef, p: &Publish) -> Plan<Vec<Op>> {
     let v6 = p.to.is_ipv6();
     if p.host_ip.is_some_and(|h| h.is_ipv6() != v6) {
         return Err("'host_ip' and 'to' are of different IP versions".into());
+    }
+    let loopback = p.host_ip.is_some_and(|h| h.is_loopback());
+    if loopback && (v6 || via.is_none()) {
+        return Err(format!(
+            "host_ip {} can only reach an IPv4 target on a link with an address in its subnet (a bridge): traffic from the loopback is routed there with route_localnet",
+            p.host_ip.expect("loopback")
+        ));
     }
     let proto = p.proto.as_str();
     let (port, to_ip, to_port) = (
@@ -124,25 +135,52 @@ pub fn publish(ns: &NsRef, p: &Publish) -> Plan<Vec<Op>> {
     hairpin.extend(to_service);
     let mut forward = vec!["-d", to_ip.as_str()];
     forward.extend(to_service);
-    Ok(vec![
-        forwarding(ns, v6),
+    let mut ops = vec![forwarding(ns, v6)];
+    if let (Some(link), false) = (via, v6) {
+        ops.extend(localhost(ns, link));
+    }
+    ops.push(batch(
+        ns,
+        v6,
+        vec![
+            Rule::new(
+                "nat",
+                DNAT,
+                &dnat,
+                &["-j", "DNAT", "--to-destination", &dest],
+            ),
+            // A container reaching its own published port through the host.
+            Rule::new("nat", POSTROUTING, &hairpin, &["-j", "MASQUERADE"]),
+            Rule::new("filter", FORWARD, &forward, &["-j", "ACCEPT"]),
+        ],
+        false,
+    ));
+    Ok(ops)
+}
+
+/// What loopback traffic needs to reach targets behind `link`: the link
+/// routes 127.0.0.0/8 sources, which leave it masqueraded to its address.
+/// Both are shared by every run that publishes behind the link.
+fn localhost(ns: &NsRef, link: &str) -> Vec<Op> {
+    vec![
+        Op::Sysctl {
+            ns: ns.clone(),
+            key: format!("net/ipv4/conf/{link}/route_localnet"),
+            value: "1".into(),
+            old: None,
+        },
         batch(
             ns,
-            v6,
-            vec![
-                Rule::new(
-                    "nat",
-                    DNAT,
-                    &dnat,
-                    &["-j", "DNAT", "--to-destination", &dest],
-                ),
-                // A container reaching its own published port through the host.
-                Rule::new("nat", POSTROUTING, &hairpin, &["-j", "MASQUERADE"]),
-                Rule::new("filter", FORWARD, &forward, &["-j", "ACCEPT"]),
-            ],
             false,
+            vec![Rule::new(
+                "nat",
+                POSTROUTING,
+                &["-s", "127.0.0.0/8", "-o", link],
+                &["-j", "MASQUERADE"],
+            )],
+            true,
         ),
-    ])
+    ]
 }
 
 /// Accept forwarded traffic in and out of a bridge, for both families,
@@ -297,7 +335,7 @@ mod tests {
             proto: "tcp".into(),
             host_ip: Some("10.0.2.15".parse().unwrap()),
         };
-        let ops = publish(&NsRef::Host, &p).unwrap();
+        let ops = publish(&NsRef::Host, &p, None).unwrap();
         assert_eq!(ops[0].describe(), "sysctl -qw net.ipv4.ip_forward=1");
         assert_eq!(
             rules_of(&ops[1]),
@@ -313,7 +351,7 @@ mod tests {
             proto: "udp".into(),
             host_ip: None,
         };
-        let ops = publish(&NsRef::Host, &udp6).unwrap();
+        let ops = publish(&NsRef::Host, &udp6, Some("br0")).unwrap();
         assert_eq!(
             ops[0].describe(),
             "sysctl -qw net.ipv6.conf.all.forwarding=1"
@@ -323,9 +361,31 @@ mod tests {
             proto: "icmp".into(),
             ..udp6
         };
-        assert!(publish(&NsRef::Host, &bad)
+        assert!(publish(&NsRef::Host, &bad, None)
             .unwrap_err()
             .contains("unknown protocol"));
+    }
+
+    #[test]
+    fn localhost_reaches_a_target_behind_a_bridge() {
+        let p = Publish {
+            port: 5000,
+            to: "172.18.0.10:5000".parse().unwrap(),
+            proto: "tcp".into(),
+            host_ip: Some("127.0.0.1".parse().unwrap()),
+        };
+        let ops = publish(&NsRef::Host, &p, Some("br0")).unwrap();
+        assert_eq!(
+            ops[1].describe(),
+            "sysctl -qw net/ipv4/conf/br0/route_localnet=1"
+        );
+        assert_eq!(
+            rules_of(&ops[2]),
+            vec!["nat PLUMB-POSTROUTING -s 127.0.0.0/8 -o br0 -j MASQUERADE"]
+        );
+        assert!(ops[1].shared_key().is_some() && ops[2].shared_key().is_some());
+        let refused = publish(&NsRef::Host, &p, None).unwrap_err();
+        assert!(refused.contains("route_localnet"), "{refused}");
     }
 
     #[test]

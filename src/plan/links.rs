@@ -15,13 +15,35 @@ pub fn link(ns: &NsRef, name: &str, kind: LinkKind, settings: LinkSettings, shar
     }
 }
 
-/// A veth pair whose peer is created inside `peer_ns` in the same request.
-pub fn veth(ns: &NsRef, name: &str, peer: &str, peer_ns: &NsRef, settings: LinkSettings) -> Op {
+/// A veth pair whose peer is created inside `peer_ns` in the same request;
+/// with `hairpin`, its first end (a bridge port) sends frames back where
+/// they came in, so the container behind it reaches its own published
+/// ports through the host (as Docker sets it without its userland proxy).
+pub fn veth(
+    ns: &NsRef,
+    name: &str,
+    peer: &str,
+    peer_ns: &NsRef,
+    settings: LinkSettings,
+    hairpin: bool,
+) -> Plan<Vec<Op>> {
+    if hairpin && settings.master.is_none() {
+        return Err("'hairpin' is a bridge port's setting: give 'master' too".into());
+    }
     let kind = LinkKind::Veth {
         peer: peer.into(),
         peer_netns: (peer_ns != ns).then(|| peer_ns.clone()),
     };
-    link(ns, name, kind, settings, false)
+    let mut ops = vec![link(ns, name, kind, settings, false)];
+    if hairpin {
+        ops.push(Op::LinkSet {
+            ns: ns.clone(),
+            name: name.into(),
+            change: plumb_kernel::LinkChange::Hairpin(true),
+            old: None,
+        });
+    }
+    Ok(ops)
 }
 
 /// A VXLAN device: unicast to `remote` or multicast to `group`, not both.
@@ -188,13 +210,40 @@ mod tests {
 
     #[test]
     fn a_veth_peer_beside_it_has_no_namespace_of_its_own() {
-        let op = veth(
+        let ops = veth(
             &NsRef::Host,
             "a",
             "b",
             &NsRef::Host,
             LinkSettings::default(),
+            false,
         );
-        assert_eq!(op.describe(), "ip link add a type veth peer name b");
+        assert_eq!(
+            ops.unwrap()[0].describe(),
+            "ip link add a type veth peer name b"
+        );
+    }
+
+    #[test]
+    fn hairpin_is_set_on_a_bridge_port_once_it_is_one() {
+        let on_bridge = LinkSettings {
+            master: Some("br0".into()),
+            ..Default::default()
+        };
+        let ns0 = NsRef::Named("n0".into());
+        let ops = veth(&NsRef::Host, "v0", "eth0", &ns0, on_bridge, true).unwrap();
+        assert_eq!(
+            ops[1].describe(),
+            "ip link set v0 type bridge_slave hairpin on"
+        );
+        let alone = veth(
+            &NsRef::Host,
+            "v0",
+            "eth0",
+            &ns0,
+            LinkSettings::default(),
+            true,
+        );
+        assert!(alone.unwrap_err().contains("give 'master'"));
     }
 }

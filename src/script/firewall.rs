@@ -37,8 +37,21 @@ fn publish(api: &Api, ctx: &NativeCallContext, opts: Opts) -> RhaiResult<()> {
         host_ip: opts.ip("host_ip")?,
     };
     let ns = opts.netns("netns")?.unwrap_or(NsRef::Host);
-    let ops = planned("publish", plan::publish(&ns, &p))?;
+    let via = api.link_toward(&ns, p.to.ip())?;
+    let ops = planned("publish", plan::publish(&ns, &p, via.as_deref()))?;
     api.apply_all(ctx, ops)
+}
+
+impl Api {
+    /// The link in `ns` whose subnet holds `ip` (a container's bridge), if any.
+    fn link_toward(&self, ns: &NsRef, ip: std::net::IpAddr) -> RhaiResult<Option<String>> {
+        let (links, addrs) = self.inspect(|i| Ok((i.links(ns)?, i.addrs(ns)?)))?;
+        Ok(addrs
+            .iter()
+            .filter(|a| a.addr.contains(&ip) && a.addr.prefix_len() < a.addr.max_prefix_len())
+            .find_map(|a| links.iter().find(|l| l.index == a.index))
+            .map(|l| l.name.clone()))
+    }
 }
 
 /// A rule's words: an array, or a text split as a shell splits it.

@@ -10,7 +10,7 @@ use plumb_journal::{Op, SHARED_MARK};
 use plumb_kernel::{parse_mac, LinkChange, LinkKind, LinkSettings, MacvlanMode, NsRef, VxlanSpec};
 
 const BRIDGE_OPTS: &[&str] = &["mtu", "up", "share"];
-const VETH_OPTS: &[&str] = &["peer", "netns", "master", "mtu", "up"];
+const VETH_OPTS: &[&str] = &["peer", "netns", "master", "mtu", "up", "hairpin"];
 const VXLAN_OPTS: &[&str] = &[
     "id", "port", "local", "remote", "group", "dev", "master", "mtu", "up",
 ];
@@ -56,8 +56,14 @@ impl Api {
         let peer = opts.required_string("peer")?;
         plumb_kernel::validate_ifname(&peer).or_script()?;
         let peer_ns = opts.netns("netns")?.unwrap_or_else(|| ns.clone());
-        let op = plan::veth(&ns, name, &peer, &peer_ns, settings(&opts, &ns)?);
-        let mut link = self.make_link(ctx, op)?;
+        let hairpin = opts.bool("hairpin")?.unwrap_or(false);
+        plumb_kernel::validate_ifname(name).or_script()?;
+        let ops = planned(
+            "veth",
+            plan::veth(&ns, name, &peer, &peer_ns, settings(&opts, &ns)?, hairpin),
+        )?;
+        self.apply_all(ctx, ops)?;
+        let mut link = Link::new(ns, name);
         link.peer = Some(Box::new(Link::new(peer_ns, peer)));
         Ok(link)
     }
@@ -204,7 +210,7 @@ pub fn register(engine: &mut Engine, api: &Api) {
         move |ctx: &NativeCallContext, ns: NsRef, name: &str, opts: Opts| a.bridge(ctx, ns, name, opts));
     let a = api.clone();
     in_netns!(engine, "veth", "Link", VETH_OPTS,
-        "Create a veth pair: #{ peer: NAME (required), netns: NS for the peer, master: BRIDGE, mtu, up }. The peer is made inside NS directly.",
+        "Create a veth pair: #{ peer: NAME (required), netns: NS for the peer, master: BRIDGE, mtu, up, hairpin: true (the container reaches its own published ports) }. The peer is made inside NS directly.",
         move |ctx: &NativeCallContext, ns: NsRef, name: &str, opts: Opts| a.veth(ctx, ns, name, opts));
     let a = api.clone();
     in_netns!(engine, "vxlan", "Link", VXLAN_OPTS,
@@ -260,6 +266,14 @@ pub fn register(engine: &mut Engine, api: &Api) {
             }
             a.set(&ctx, &l, LinkChange::Mtu(mtu as u32))
         }
+    );
+    let a = api.clone();
+    api!(
+        engine,
+        "set_hairpin",
+        ["link: Link", "on: bool", "()"],
+        "Let a bridge port send frames back where they came in (`ip link set NAME type bridge_slave hairpin on`).",
+        move |ctx: NativeCallContext, l: Link, on: bool| a.set(&ctx, &l, LinkChange::Hairpin(on))
     );
     let a = api.clone();
     api!(

@@ -433,6 +433,7 @@ impl Op {
                     LinkChange::Mtu(_) => LinkChange::Mtu(link.mtu),
                     LinkChange::Mac(_) => LinkChange::Mac(link.mac),
                     LinkChange::Alias(_) => LinkChange::Alias(link.alias.unwrap_or_default()),
+                    LinkChange::Hairpin(_) => LinkChange::Hairpin(link.hairpin.unwrap_or(false)),
                 });
             }
             Op::SetMaster { ns, name, old, .. } => {

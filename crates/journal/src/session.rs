@@ -6,6 +6,7 @@
 //! [`Session::exec`], output through [`Session::say`]. Nothing above it
 //! asks whether the run is a dry run.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
@@ -68,6 +69,7 @@ struct DryRun {
     out: Box<dyn Write>,
     printed: HashSet<String>,
     last_origin: Option<(String, usize)>,
+    view: DryRunView,
 }
 
 impl DryRun {
@@ -93,6 +95,7 @@ impl DryRun {
             }
         }
         let setup = op.setup_shell();
+        self.view.record(op);
         self.mark(origin)?;
         for line in op.shell() {
             let repeated = setup.contains(&line) && !self.printed.insert(line.clone());
@@ -104,30 +107,118 @@ impl DryRun {
     }
 }
 
-/// What a dry run answers: every named link and namespace exists, every
-/// list is empty, every sysctl reads "". It cannot ask the kernel: its text
-/// must build the same network on another machine.
-struct DryRunView;
+/// What a dry run answers. It cannot ask the kernel (its text must build
+/// the same network on another machine): it knows the links and addresses
+/// it has printed; any other named link or namespace is taken to exist;
+/// other lists are empty and sysctls read "".
+#[derive(Default)]
+struct DryRunView {
+    links: RefCell<Vec<(NsRef, LinkInfo)>>,
+    addrs: RefCell<Vec<(NsRef, AddrInfo)>>,
+}
+
+fn stand_in(index: u32, name: &str) -> LinkInfo {
+    LinkInfo {
+        index,
+        name: name.into(),
+        kind: String::new(),
+        alias: None,
+        master: None,
+        link: None,
+        hairpin: None,
+        up: true,
+        mtu: 1500,
+        mac: String::new(),
+    }
+}
+
+impl DryRunView {
+    fn known(&self, ns: &NsRef, name: &str) -> Option<LinkInfo> {
+        self.links
+            .borrow()
+            .iter()
+            .find(|(n, l)| n == ns && l.name == name)
+            .map(|(_, l)| l.clone())
+    }
+
+    fn add_link(&self, ns: &NsRef, name: &str, kind: &str) -> u32 {
+        let mut links = self.links.borrow_mut();
+        let index = links.len() as u32 + 1;
+        links.push((
+            ns.clone(),
+            LinkInfo {
+                kind: kind.into(),
+                ..stand_in(index, name)
+            },
+        ));
+        index
+    }
+
+    /// Take in what a printed op made.
+    fn record(&self, op: &Op) {
+        match op {
+            Op::LinkAdd { ns, name, kind, .. } => {
+                self.add_link(ns, name, kind.kernel_name());
+                if let plumb_kernel::LinkKind::Veth { peer, peer_netns } = kind {
+                    self.add_link(peer_netns.as_ref().unwrap_or(ns), peer, "veth");
+                }
+            }
+            Op::AddrAdd { ns, dev, addr, .. } => {
+                let index = match self.known(ns, dev) {
+                    Some(l) => l.index,
+                    None => self.add_link(ns, dev, ""),
+                };
+                self.addrs
+                    .borrow_mut()
+                    .push((ns.clone(), AddrInfo { index, addr: *addr }));
+            }
+            Op::LinkMove {
+                ns,
+                name,
+                to,
+                new_name,
+            } => {
+                for (n, l) in self.links.borrow_mut().iter_mut() {
+                    if n == ns && l.name == *name {
+                        (*n, l.name) = (to.clone(), new_name.clone());
+                    }
+                }
+            }
+            Op::NetnsAdd { .. }
+            | Op::LinkSet { .. }
+            | Op::SetMaster { .. }
+            | Op::RouteAdd { .. }
+            | Op::Sysctl { .. }
+            | Op::Spawn { .. }
+            | Op::Firewall { .. }
+            | Op::Use { .. } => {}
+        }
+    }
+}
 
 impl Inspect for DryRunView {
-    fn find_link(&self, _: &NsRef, name: &str) -> plumb_kernel::Result<Option<LinkInfo>> {
-        Ok(Some(LinkInfo {
-            index: 0,
-            name: name.into(),
-            kind: String::new(),
-            alias: None,
-            master: None,
-            link: None,
-            up: true,
-            mtu: 1500,
-            mac: String::new(),
-        }))
+    fn find_link(&self, ns: &NsRef, name: &str) -> plumb_kernel::Result<Option<LinkInfo>> {
+        Ok(Some(
+            self.known(ns, name).unwrap_or_else(|| stand_in(0, name)),
+        ))
     }
-    fn links(&self, _: &NsRef) -> plumb_kernel::Result<Vec<LinkInfo>> {
-        Ok(Vec::new())
+    fn links(&self, ns: &NsRef) -> plumb_kernel::Result<Vec<LinkInfo>> {
+        Ok(self
+            .links
+            .borrow()
+            .iter()
+            .filter(|(n, _)| n == ns)
+            .map(|(_, l)| l.clone())
+            .collect())
     }
-    fn addrs(&self, _: &NsRef) -> plumb_kernel::Result<Vec<AddrInfo>> {
-        Ok(Vec::new())
+    fn addrs(&self, ns: &NsRef) -> plumb_kernel::Result<Vec<AddrInfo>> {
+        Ok(self
+            .addrs
+            .borrow()
+            .iter()
+            .filter(|(n, _)| n == ns)
+            .map(|(_, a)| a.clone())
+            .collect())
     }
     fn routes(&self, _: &NsRef) -> plumb_kernel::Result<Vec<RouteInfo>> {
         Ok(Vec::new())
@@ -213,6 +304,7 @@ impl Session {
                 out,
                 printed: HashSet::new(),
                 last_origin: None,
+                view: DryRunView::default(),
             }),
             pending: None,
             origin: None,
@@ -241,7 +333,7 @@ impl Session {
     pub fn inspect(&self) -> &dyn Inspect {
         match &self.mode {
             Mode::Apply(_) => &self.kernel,
-            Mode::DryRun(_) => &DryRunView,
+            Mode::DryRun(dry) => &dry.view,
         }
     }
 

@@ -30,7 +30,8 @@ pub const DNAT: &str = "PLUMB-DNAT";
 pub const FORWARD: &str = "PLUMB-FORWARD";
 
 /// plumb's chains. PLUMB-DNAT is jumped to twice: published ports are
-/// reached from outside (PREROUTING) and from the host itself (OUTPUT).
+/// reached from outside (PREROUTING) and from the host itself (OUTPUT, its
+/// loopback addresses included: see plan::firewall::publish in plumb).
 pub const CHAINS: &[Chain] = &[
     Chain {
         table: "nat",
@@ -48,7 +49,7 @@ pub const CHAINS: &[Chain] = &[
         table: "nat",
         builtin: "OUTPUT",
         name: DNAT,
-        jump_matches: "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL",
+        jump_matches: "-m addrtype --dst-type LOCAL",
     },
     Chain {
         table: "filter",

@@ -278,6 +278,7 @@ impl Kernel {
                 LinkChange::Mtu(m) => SetLink::Mtu(*m),
                 LinkChange::Mac(mac) => SetLink::Mac(mac),
                 LinkChange::Alias(a) => SetLink::Alias(a),
+                LinkChange::Hairpin(on) => SetLink::Hairpin(*on),
             },
         )
     }

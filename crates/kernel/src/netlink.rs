@@ -13,8 +13,8 @@ use ipnet::IpNet;
 use rtnetlink::packet_core::ErrorMessage;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo,
-    LinkMessage, MacVlanMode,
+    InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo as NlLinkInfo, LinkMessage, MacVlanMode,
 };
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
 use rtnetlink::packet_route::route::{
@@ -22,7 +22,9 @@ use rtnetlink::packet_route::route::{
 };
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::sys::{AsyncSocket, TokioSocket};
-use rtnetlink::{Handle, LinkBridge, LinkMacVlan, LinkUnspec, LinkVxlan, RouteMessageBuilder};
+use rtnetlink::{
+    Handle, LinkBridge, LinkBridgePort, LinkMacVlan, LinkUnspec, LinkVxlan, RouteMessageBuilder,
+};
 
 /// Opens a NETLINK_ROUTE socket in the calling thread's namespace. The socket
 /// stays bound to that namespace wherever it is used afterwards.
@@ -70,6 +72,7 @@ fn link_info(msg: LinkMessage) -> LinkInfo {
         alias: None,
         master: None,
         link: None,
+        hairpin: None,
         up: msg.header.flags.contains(LinkFlags::Up),
         mtu: 0,
         mac: String::new(),
@@ -84,8 +87,16 @@ fn link_info(msg: LinkMessage) -> LinkInfo {
             LinkAttribute::Address(a) => info.mac = format_mac(&a),
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
-                    if let NlLinkInfo::Kind(k) = i {
-                        info.kind = k.to_string();
+                    match i {
+                        NlLinkInfo::Kind(k) => info.kind = k.to_string(),
+                        NlLinkInfo::PortData(InfoPortData::BridgePort(port)) => {
+                            for p in port {
+                                if let InfoBridgePort::HairpinMode(on) = p {
+                                    info.hairpin = Some(on);
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -270,10 +281,21 @@ pub enum SetLink<'a> {
         fd: i32,
         name: &'a str,
     },
+    /// A bridge port sending frames back where they came in (`type bridge_slave hairpin on`).
+    Hairpin(bool),
 }
 
 /// Apply `change` to the link with `index`; `what` names the link for errors.
 pub async fn set_link(h: &Handle, index: u32, what: &str, change: SetLink<'_>) -> Result<()> {
+    if let SetLink::Hairpin(on) = change {
+        // Bridge port settings take RTM_NEWLINK with the port's data.
+        return h
+            .link()
+            .set_port(LinkBridgePort::new(index).hairpin(on).build())
+            .execute()
+            .await
+            .map_err(nl(format!("change {what} (hairpin {on})")));
+    }
     let mut b = LinkUnspec::new_with_index(index);
     let context = format!("{change:?}");
     b = match change {
@@ -285,6 +307,7 @@ pub async fn set_link(h: &Handle, index: u32, what: &str, change: SetLink<'_>) -
         SetLink::Mac(mac) => b.address(parse_mac(mac)?),
         SetLink::Alias(a) => b.alias(a.to_string()),
         SetLink::Netns { fd, name } => b.setns_by_fd(fd).name(name.to_string()),
+        SetLink::Hairpin(_) => unreachable!("sent above as a bridge port change"),
     };
     h.link()
         .set(b.build())

@@ -132,6 +132,12 @@ pub fn link_set(ns: &NsRef, name: &str, change: &LinkChange) -> String {
         LinkChange::Mtu(m) => format!("mtu {m}"),
         LinkChange::Mac(mac) => format!("address {mac}"),
         LinkChange::Alias(a) => format!("alias {}", quote(a)),
+        LinkChange::Hairpin(on) => {
+            format!(
+                "type bridge_slave hairpin {}",
+                if *on { "on" } else { "off" }
+            )
+        }
     };
     format!("{} link set {name} {args}", ip(ns))
 }

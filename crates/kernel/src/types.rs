@@ -171,6 +171,9 @@ pub enum LinkChange {
     Mtu(u32),
     Mac(String),
     Alias(String),
+    /// A bridge port that sends frames back out where they came in: a
+    /// container reaching its own published port through the host needs it.
+    Hairpin(bool),
 }
 
 /// A route as `ip route add DEST [via GW] [dev DEV]` states it.
@@ -212,6 +215,8 @@ pub struct LinkInfo {
     /// The link this one is built on or paired with (a veth's peer, a
     /// macvlan's parent), by index, possibly in another namespace.
     pub link: Option<u32>,
+    /// A bridge port's hairpin mode.
+    pub hairpin: Option<bool>,
     pub up: bool,
     pub mtu: u32,
     pub mac: String,
