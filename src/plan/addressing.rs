@@ -29,6 +29,30 @@ pub fn addr(ns: &NsRef, dev: &str, addr: IpNet, shared: bool) -> Vec<Op> {
     ops
 }
 
+/// An address that shares its subnet with another link's in the same
+/// namespace: two networks that overlap (Docker refuses them: "Pool
+/// overlaps with other one"). `others` are (link, address) pairs; the
+/// link's own addresses, loopback and single-host prefixes never clash.
+pub fn overlap<'a>(
+    dev: &str,
+    addr: &IpNet,
+    others: &'a [(String, IpNet)],
+) -> Option<&'a (String, IpNet)> {
+    let net = addr.trunc();
+    let single = |n: &IpNet| n.prefix_len() == n.max_prefix_len();
+    if single(addr) || addr.addr().is_loopback() {
+        return None;
+    }
+    others.iter().find(|(link, other)| {
+        let theirs = other.trunc();
+        link != dev
+            && !single(other)
+            && !other.addr().is_loopback()
+            && !matches!(other, IpNet::V6(v) if v.addr().segments()[0] & 0xffc0 == 0xfe80)
+            && (theirs.contains(&net.network()) || net.contains(&theirs.network()))
+    })
+}
+
 /// `ip route add DEST [via GW] [dev DEV]`: a gateway, a device, or both,
 /// of the destination's IP version.
 pub fn route(
@@ -117,6 +141,32 @@ mod tests {
         // IPv6 has no broadcast address.
         assert_eq!(host(&net("fd00::/126"), 3).unwrap(), "fd00::3/126");
         assert_eq!(size(&net("10.0.0.0/24")), 256);
+    }
+
+    #[test]
+    fn overlapping_subnets_on_two_links_clash() {
+        let others = vec![
+            ("br-a".to_string(), "172.21.0.1/16".parse().unwrap()),
+            ("lo".to_string(), "127.0.0.1/8".parse().unwrap()),
+            ("br-a".to_string(), "fe80::1/64".parse().unwrap()),
+        ];
+        let clash = overlap("br-b", &"172.21.0.1/16".parse().unwrap(), &others);
+        assert_eq!(clash.map(|(l, _)| l.as_str()), Some("br-a"));
+        assert!(overlap("br-b", &"172.21.128.1/17".parse().unwrap(), &others).is_some());
+        assert!(overlap("br-b", &"172.0.0.1/8".parse().unwrap(), &others).is_some());
+        assert!(
+            overlap("br-a", &"172.21.0.2/16".parse().unwrap(), &others).is_none(),
+            "same link"
+        );
+        assert!(overlap("br-b", &"172.22.0.1/16".parse().unwrap(), &others).is_none());
+        assert!(
+            overlap("br-b", &"fe80::2/64".parse().unwrap(), &others).is_none(),
+            "link-local"
+        );
+        assert!(
+            overlap("br-b", &"172.21.0.9/32".parse().unwrap(), &others).is_none(),
+            "a host address"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use ipnet::IpNet;
 use rhai::{Engine, Map, NativeCallContext};
 
-use super::convert::{planned, script_error, Link, Netns, Opts, OrScript, RhaiResult};
+use super::convert::{fail, planned, script_error, Link, Netns, Opts, OrScript, RhaiResult};
 use super::Api;
 use crate::plan::addressing as plan;
 use plumb_journal::Op;
@@ -17,7 +17,40 @@ impl Api {
                 cut(cidr)
             ))
         })?;
+        self.refuse_overlap(link, &addr)?;
         self.apply_all(ctx, plan::addr(&link.ns, &link.name, addr, link.shared))
+    }
+
+    /// Two links of a namespace on overlapping subnets break routing for both:
+    /// refused, naming the other link and whose it is.
+    fn refuse_overlap(&self, link: &Link, addr: &IpNet) -> RhaiResult<()> {
+        let (links, addrs) = self.inspect(|i| Ok((i.links(&link.ns)?, i.addrs(&link.ns)?)))?;
+        let others: Vec<(String, IpNet)> = addrs
+            .iter()
+            .filter_map(|a| {
+                let l = links.iter().find(|l| l.index == a.index)?;
+                Some((l.name.clone(), a.addr))
+            })
+            .collect();
+        let Some((other, theirs)) = plan::overlap(&link.name, addr, &others) else {
+            return Ok(());
+        };
+        let this_run = self.session.borrow().run_id().map(str::to_string);
+        let owner = match links
+            .iter()
+            .find(|l| &l.name == other)
+            .and_then(|l| l.alias.clone())
+            .as_deref()
+            .and_then(plumb_journal::run_of_mark)
+        {
+            Some(r) if Some(r) == this_run.as_deref() => "made by this run".to_string(),
+            Some(r) => format!("made by run {r}"),
+            None => "not made by plumb".into(),
+        };
+        fail(format!(
+            "addr(): {addr} on {} overlaps {theirs} on {other} ({owner}); two networks cannot share addresses: pick another subnet",
+            link.describe()
+        ))
     }
 
     fn route(&self, ctx: &NativeCallContext, ns: NsRef, dest: &str, opts: Opts) -> RhaiResult<()> {

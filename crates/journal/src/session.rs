@@ -279,6 +279,8 @@ fn nothing_changed(e: &Error) -> bool {
             | KernelError::NoSuchNetns(_)
             | KernelError::NotOurs { .. }
             | KernelError::Busy { .. }
+            // iptables named the rule it refused: the batch is atomic.
+            | KernelError::Rejected { rule: Some(_), .. }
     ) || k.errno() == Some(libc::EEXIST)
 }
 
@@ -605,9 +607,38 @@ impl Run<'_> {
                 if nothing_changed(&e) {
                     self.journal.failed(seq);
                 }
-                Err(self.name_the_owner(&op, e))
+                Err(self.name_the_owner(&op, self.name_the_runs(e)))
             }
         }
+    }
+
+    /// The kernel layer names owners by their marks (`plumb:RUN/SEQ`): say
+    /// "this run" or "run RUN" instead.
+    fn name_the_runs(&self, e: Error) -> Error {
+        let Some(KernelError::Rejected { rule, message }) = e.kernel() else {
+            return e;
+        };
+        let mut text = String::new();
+        let mut rest = message.as_str();
+        while let Some(at) = rest.find("plumb:") {
+            text.push_str(&rest[..at]);
+            let mark_end = rest[at..]
+                .find(|c: char| c.is_whitespace() || matches!(c, ')' | ',' | ';'))
+                .map_or(rest.len(), |n| at + n);
+            let mark = &rest[at..mark_end];
+            text.push_str(&match run_of_mark(mark) {
+                Some(run) if run == self.journal.run_id => "this run".to_string(),
+                Some(run) => format!("run {run}"),
+                None => "the runs sharing it".to_string(),
+            });
+            rest = &rest[mark_end..];
+        }
+        text.push_str(rest);
+        KernelError::Rejected {
+            rule: *rule,
+            message: text,
+        }
+        .into()
     }
 
     /// A name taken already: say whose it is (a run's, shared, or not plumb's).
