@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use rhai::{Dynamic, EvalAltResult, Position};
+use rhai::{Dynamic, EvalAltResult, Position, Scope};
 
 use crate::error::{Error, Result};
 use crate::script::{self, Params, ScriptError};
@@ -77,6 +77,103 @@ fn exit_code(value: &Dynamic) -> u8 {
     }
 }
 
+/// How a script's evaluation ended: its session (to finish or undo), and
+/// the located error with the exit code it asks for.
+pub struct Evaluated {
+    pub session: Session,
+    pub result: std::result::Result<(), (ScriptError, u8)>,
+}
+
+/// Evaluate `source` (named `file`) in `session`: the core of `plumb run`
+/// and of a CNI ADD. `prepare` may add to the engine and the scope before
+/// the script runs (the `cni` value).
+pub fn evaluate(
+    file: &str,
+    source: &str,
+    session: Session,
+    params: BTreeMap<String, String>,
+    prepare: impl FnOnce(&mut rhai::Engine, &script::Api, &mut Scope<'static>),
+) -> Evaluated {
+    let session = Rc::new(RefCell::new(session));
+    let (mut engine, api) = script::engine(session.clone(), Params::new(params));
+    let mut scope = Scope::new();
+    prepare(&mut engine, &api, &mut scope);
+    api.add_source(file, source);
+    super::stop_scripts_on_signals();
+
+    let evaluated = engine
+        .compile(source)
+        .map_err(|e| e.into())
+        .and_then(|mut ast| {
+            // `import` and run_script() resolve relative paths from the script's directory.
+            ast.set_source(file);
+            engine.run_ast_with_scope(&mut scope, &ast)
+        });
+    let result: std::result::Result<(), (ScriptError, u8)> = match evaluated {
+        Ok(()) => Ok(()),
+        Err(e) => match *e {
+            EvalAltResult::Exit(value, _) if exit_code(&value) == 0 => Ok(()),
+            EvalAltResult::Exit(ref value, position) => Err((
+                ScriptError {
+                    file: file.to_string(),
+                    position,
+                    message: format!("the script called exit({})", exit_code(value)),
+                },
+                exit_code(value),
+            )),
+            ref other => Err((ScriptError::from_rhai(&engine, file, other), 1)),
+        },
+    };
+    let result = result.and_then(|()| {
+        let flushed = session.borrow_mut().flush();
+        flushed.map_err(|f| (located(file, f), 1))
+    });
+    if result.is_ok() {
+        // A script that failed before reading its parameters did not miss them.
+        for unused in api.params.borrow().unused() {
+            eprintln!("plumb: warning: --set {unused}=... was not used by {file}");
+        }
+    }
+    drop(scope);
+    drop(engine);
+    drop(api);
+    let session = Rc::try_unwrap(session)
+        .unwrap_or_else(|_| unreachable!("the engine and the API are dropped"))
+        .into_inner();
+    Evaluated { session, result }
+}
+
+/// Undo what a failed run made and close its journal, saying what happened
+/// on standard error. True when nothing of it is left.
+pub fn undo_failed(session: &mut Session) -> Result<bool> {
+    let undone = session.undo_after(0);
+    let id = session.run_id().unwrap_or("").to_string();
+    if let (Err(e), false) = (session.finish(true), session.is_dry_run()) {
+        // A full disk: the kernel is clean, the journal says less.
+        eprintln!("plumb: {e}: `plumb rollback {id}` completes the journal's record");
+    }
+    match undone {
+        Ok(report) => {
+            for note in &report.notes {
+                eprintln!("plumb: {note}");
+            }
+            match session.journal() {
+                Some(j) if report.undone == 0 && j.live_changes() == 0 => j.discard()?,
+                _ if report.undone > 0 => eprintln!(
+                    "plumb: rolled back the {} change(s) run {id} had made",
+                    report.undone
+                ),
+                _ => {}
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            eprintln!("plumb: {e}\nplumb: retry with: plumb rollback {id}");
+            Ok(false)
+        }
+    }
+}
+
 pub fn run(args: RunArgs) -> Result<Outcome> {
     let (file, source) = read_script(&args.script)?;
     let kernel = Kernel::new()?;
@@ -90,49 +187,10 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         };
         Session::new(kernel, Journal::create(&origin, args.params.clone(), None)?)
     };
-    let session = Rc::new(RefCell::new(session));
-    let (engine, api) = script::engine(session.clone(), Params::new(args.params));
-    api.add_source(&file, &source);
-    super::stop_scripts_on_signals();
-
-    let evaluated = engine
-        .compile(&source)
-        .map_err(|e| e.into())
-        .and_then(|mut ast| {
-            // `import` and run_script() resolve relative paths from the script's directory.
-            ast.set_source(file.as_str());
-            engine.run_ast(&ast)
-        });
-    let result: std::result::Result<(), (ScriptError, u8)> = match evaluated {
-        Ok(()) => Ok(()),
-        Err(e) => match *e {
-            EvalAltResult::Exit(value, _) if exit_code(&value) == 0 => Ok(()),
-            EvalAltResult::Exit(ref value, position) => Err((
-                ScriptError {
-                    file: file.clone(),
-                    position,
-                    message: format!("the script called exit({})", exit_code(value)),
-                },
-                exit_code(value),
-            )),
-            ref other => Err((ScriptError::from_rhai(&engine, &file, other), 1)),
-        },
-    };
-    let result = result.and_then(|()| {
-        let flushed = session.borrow_mut().flush();
-        flushed.map_err(|f| (located(&file, f), 1))
-    });
-    if result.is_ok() {
-        // A script that failed before reading its parameters did not miss them.
-        for unused in api.params.borrow().unused() {
-            eprintln!("plumb: warning: --set {unused}=... was not used by {file}");
-        }
-    }
-    drop(engine);
-    drop(api);
-    let mut session = Rc::try_unwrap(session)
-        .unwrap_or_else(|_| unreachable!("the engine and the API are dropped"))
-        .into_inner();
+    let Evaluated {
+        mut session,
+        result,
+    } = evaluate(&file, &source, session, args.params, |_, _, _| {});
     match result {
         Ok(()) => {
             session.finish(false)?;
@@ -152,28 +210,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         }
         Err((err, code)) => {
             eprintln!("{err}");
-            let undone = session.undo_after(0);
-            let id = session.run_id().unwrap_or("").to_string();
-            if let (Err(e), false) = (session.finish(true), session.is_dry_run()) {
-                // A full disk: the kernel is clean, the journal says less.
-                eprintln!("plumb: {e}: `plumb rollback {id}` completes the journal's record");
-            }
-            match undone {
-                Ok(report) => {
-                    for note in &report.notes {
-                        eprintln!("plumb: {note}");
-                    }
-                    match session.journal() {
-                        Some(j) if report.undone == 0 && j.live_changes() == 0 => j.discard()?,
-                        _ if report.undone > 0 => eprintln!(
-                            "plumb: rolled back the {} change(s) run {id} had made",
-                            report.undone
-                        ),
-                        _ => {}
-                    }
-                }
-                Err(e) => eprintln!("plumb: {e}\nplumb: retry with: plumb rollback {id}"),
-            }
+            undo_failed(&mut session)?;
             Ok(Outcome::Failed(code))
         }
     }

@@ -5,16 +5,18 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rhai::{Engine, FuncRegistration, Module};
+use rhai::{Engine, FuncRegistration, Module, NativeCallContext};
 
-use super::convert::{OrScript, RhaiResult};
+use super::convert::{planned, OrScript, RhaiResult};
+use super::Api;
 use crate::ipam::Pool;
 
 #[derive(Clone)]
 pub struct SharedPool(Rc<RefCell<Pool>>);
 
-/// Register the pool type's methods on the engine and return the module.
-pub fn module(engine: &mut Engine) -> Module {
+/// Register the pool type's methods on the engine and return the module;
+/// with the run's `api`, the module leases addresses too.
+pub fn module(engine: &mut Engine, api: Option<&Api>) -> Module {
     engine
         .register_type_with_name::<SharedPool>("Pool")
         .register_get("gateway", |p: &mut SharedPool| p.0.borrow().gateway())
@@ -46,6 +48,18 @@ pub fn module(engine: &mut Engine) -> Module {
             p.0.borrow_mut().claim(addr).or_script()
         });
     let mut module = Module::new();
+    if let Some(api) = api {
+        let a = api.clone();
+        FuncRegistration::new("lease")
+            .with_params_info(["subnet: &str", "key: &str", "String"])
+            .with_comments(["/// Lease an address of `subnet` to `key` (a container id): the lowest one no live run holds, host 1 (the gateway) never; journaled, so rollback releases it and runs at the same time never share one."])
+            .set_into_module(&mut module, move |ctx: NativeCallContext, subnet: &str, key: &str| -> RhaiResult<String> {
+                let net = planned("ipam::lease", crate::plan::addressing::parse_subnet(subnet))?;
+                let mut session = a.session.borrow_mut();
+                session.set_origin(a.origin(&ctx));
+                session.lease(net, key).map(|addr| addr.to_string()).or_script()
+            });
+    }
     FuncRegistration::new("pool")
         .with_params_info(["subnet: &str", "Pool"])
         .with_comments(["/// A pool of the subnet's host addresses: .gateway is the first, next() hands out the rest (no broadcast)."])
@@ -59,7 +73,12 @@ pub fn module(engine: &mut Engine) -> Module {
 /// main engine's metadata already.
 pub fn reference() -> Vec<super::FnDoc> {
     let mut engine = Engine::new();
-    let module = module(&mut engine);
+    // A dry-run session, so that the run-bound functions are documented too.
+    let api = plumb_kernel::Kernel::new().ok().map(|kernel| {
+        let session = plumb_journal::Session::dry_run(kernel, Box::new(std::io::sink()));
+        Api::new(Rc::new(RefCell::new(session)), Default::default())
+    });
+    let module = module(&mut engine, api.as_ref());
     engine.register_static_module("ipam", module.into());
     super::documented(&engine)
         .into_iter()

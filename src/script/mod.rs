@@ -144,7 +144,7 @@ pub fn engine(session: Rc<RefCell<Session>>, params: Params) -> (Engine, Api) {
             }
             None
         });
-    let native = vec![("ipam", ipam::module(&mut engine))];
+    let native = vec![("ipam", ipam::module(&mut engine, Some(&api)))];
     let mut resolvers = ModuleResolversCollection::new();
     // stdlib names first: a script named docker.rhai must not shadow the
     // stdlib by accident (or import itself); "./docker" still reaches a local file.

@@ -40,6 +40,9 @@ pub enum Error {
         want: String,
         holder: String,
     },
+    /// A subnet whose every address is leased to a live run.
+    #[error("no free address left in {subnet}: {leased} are leased to live runs (roll some back, or give a larger subnet)")]
+    Exhausted { subnet: String, leased: usize },
     /// A run uses another run's object while that run is being rolled back.
     #[error("{what} belongs to run {owner}, which is being rolled back")]
     Leaving { what: String, owner: String },

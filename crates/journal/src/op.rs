@@ -87,6 +87,13 @@ pub enum Op {
         name: String,
         owner: Owner,
     },
+    /// An address of `subnet` leased to `key` (a container): no other live
+    /// run gets it. The journals are the lease store; rollback releases it.
+    Lease {
+        subnet: IpNet,
+        key: String,
+        addr: IpNet,
+    },
 }
 
 /// Who owns a link this run uses.
@@ -186,6 +193,12 @@ impl Op {
             Op::Sysctl { ns, key, value, .. } => vec![shell::sysctl(ns, key, value)],
             Op::Spawn { ns, argv } => vec![shell::spawn(ns, argv)],
             Op::Firewall { batch, .. } => batch.shell(),
+            Op::Lease { subnet, key, addr } => {
+                vec![format!(
+                    "# lease {addr} of {subnet} for {}",
+                    shell::quote(key)
+                )]
+            }
             Op::Use { ns, name, owner } => vec![format!(
                 "# uses {} link {name} in {}",
                 match owner {
@@ -211,7 +224,8 @@ impl Op {
             | Op::RouteAdd { .. }
             | Op::Sysctl { .. }
             | Op::Spawn { .. }
-            | Op::Use { .. } => Vec::new(),
+            | Op::Use { .. }
+            | Op::Lease { .. } => Vec::new(),
         }
     }
 
@@ -229,7 +243,8 @@ impl Op {
             | Op::RouteAdd { .. }
             | Op::Sysctl { .. }
             | Op::Spawn { .. }
-            | Op::Use { .. } => false,
+            | Op::Use { .. }
+            | Op::Lease { .. } => false,
         }
     }
 
@@ -275,7 +290,8 @@ impl Op {
             | Op::Use {
                 owner: Owner::Run(_),
                 ..
-            } => None,
+            }
+            | Op::Lease { .. } => None,
         }
     }
 
@@ -332,7 +348,8 @@ impl Op {
             | Op::Sysctl { .. }
             | Op::Spawn { .. }
             | Op::Firewall { .. }
-            | Op::Use { .. } => Vec::new(),
+            | Op::Use { .. }
+            | Op::Lease { .. } => Vec::new(),
         }
     }
 
@@ -366,7 +383,8 @@ impl Op {
             | Op::Sysctl { .. }
             | Op::Spawn { .. }
             | Op::Firewall { .. }
-            | Op::Use { .. } => None,
+            | Op::Use { .. }
+            | Op::Lease { .. } => None,
         }
     }
 
@@ -384,7 +402,8 @@ impl Op {
             // The link lives where it was moved to.
             Op::LinkMove { to, .. } => Some(to),
             // A process outlives its namespace's name: it is stopped by undo.
-            Op::Spawn { .. } | Op::NetnsAdd { .. } => None,
+            // A lease lives in the journals alone.
+            Op::Spawn { .. } | Op::NetnsAdd { .. } | Op::Lease { .. } => None,
         }
     }
 
@@ -413,7 +432,8 @@ impl Op {
             | Op::Sysctl { .. }
             | Op::Spawn { .. }
             | Op::Firewall { .. }
-            | Op::Use { .. } => None,
+            | Op::Use { .. }
+            | Op::Lease { .. } => None,
         }
     }
 
@@ -450,7 +470,8 @@ impl Op {
             | Op::RouteAdd { .. }
             | Op::Spawn { .. }
             | Op::Firewall { .. }
-            | Op::Use { .. } => {}
+            | Op::Use { .. }
+            | Op::Lease { .. } => {}
         }
         Ok(())
     }
@@ -477,7 +498,8 @@ impl Op {
             | Op::LinkMove { .. }
             | Op::SetMaster { .. }
             | Op::RouteAdd { .. }
-            | Op::Spawn { .. } => false,
+            | Op::Spawn { .. }
+            | Op::Lease { .. } => false,
         })
     }
 
@@ -531,6 +553,8 @@ impl Op {
             Op::Use { ns, name, .. } => {
                 k.link(ns, name)?;
             }
+            // Chosen and recorded under the lock (Session::lease): nothing to make.
+            Op::Lease { .. } => {}
         }
         Ok(none)
     }
@@ -619,6 +643,8 @@ impl Op {
                 owner: Owner::Run(_),
                 ..
             } => Ok(()),
+            // Released by being undone in the journal.
+            Op::Lease { .. } => Ok(()),
         };
         match result {
             Err(e) if e.is_already_gone() => Ok(()),

@@ -12,6 +12,8 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 use crate::error::{Error, Result};
 use crate::journal::{state_dir, EndStatus, Journal};
 use crate::lock::StateLock;
@@ -70,6 +72,7 @@ struct DryRun {
     printed: HashSet<String>,
     last_origin: Option<(String, usize)>,
     view: DryRunView,
+    leased: Vec<IpNet>,
 }
 
 impl DryRun {
@@ -191,7 +194,8 @@ impl DryRunView {
             | Op::Sysctl { .. }
             | Op::Spawn { .. }
             | Op::Firewall { .. }
-            | Op::Use { .. } => {}
+            | Op::Use { .. }
+            | Op::Lease { .. } => {}
         }
     }
 }
@@ -307,6 +311,7 @@ impl Session {
                 printed: HashSet::new(),
                 last_origin: None,
                 view: DryRunView::default(),
+                leased: Vec::new(),
             }),
             pending: None,
             origin: None,
@@ -479,6 +484,53 @@ impl Session {
         }
     }
 
+    /// Lease an address of `subnet` to `key` (a container): the lowest one
+    /// no live run holds (host 1 is the gateway's). Decided and journaled
+    /// under the lock, so runs at the same time never get the same one; a
+    /// rollback releases it. A dry run hands out addresses in order.
+    pub fn lease(&mut self, subnet: IpNet, key: &str) -> std::result::Result<IpNet, Failure> {
+        self.flush()?;
+        let origin = self.origin.clone();
+        let Session { kernel, mode, .. } = self;
+        match mode {
+            Mode::DryRun(dry) => {
+                let taken = dry.leased.iter().map(|a| a.addr()).collect();
+                let addr = shared::free_host(&subnet, &taken).ok_or(Error::Exhausted {
+                    subnet: subnet.to_string(),
+                    leased: taken.len(),
+                })?;
+                dry.leased.push(addr);
+                let op = Op::Lease {
+                    subnet,
+                    key: key.into(),
+                    addr,
+                };
+                dry.print_op(&op, origin.as_ref())?;
+                Ok(addr)
+            }
+            Mode::Apply(journal) => {
+                let _lock = StateLock::acquire(&state_dir())?;
+                let taken = shared::leased(&subnet)?;
+                let addr = shared::free_host(&subnet, &taken).ok_or(Error::Exhausted {
+                    subnet: subnet.to_string(),
+                    leased: taken.len(),
+                })?;
+                let op = Op::Lease {
+                    subnet,
+                    key: key.into(),
+                    addr,
+                };
+                let mut run = Run {
+                    kernel,
+                    journal,
+                    at: origin.as_ref().map(Origin::at),
+                };
+                run.record_and_apply(op, Outcome::default(), false)?;
+                Ok(addr)
+            }
+        }
+    }
+
     /// What the script prints: to standard output, or in a dry run as an
     /// `echo` in the text, so the text does what the script does. A closed
     /// standard output is an error like any other.
@@ -563,7 +615,8 @@ fn links_made(op: &Op) -> Vec<(NsRef, String)> {
         | Op::RouteAdd { .. }
         | Op::Sysctl { .. }
         | Op::Spawn { .. }
-        | Op::Firewall { .. } => Vec::new(),
+        | Op::Firewall { .. }
+        | Op::Lease { .. } => Vec::new(),
     }
 }
 
@@ -787,7 +840,8 @@ impl Run<'_> {
             | Op::LinkMove { .. }
             | Op::SetMaster { .. }
             | Op::RouteAdd { .. }
-            | Op::Spawn { .. } => false,
+            | Op::Spawn { .. }
+            | Op::Lease { .. } => false,
         })
     }
 

@@ -66,6 +66,54 @@ pub fn maker(name: &str, made: impl Fn(&Op) -> bool) -> Option<String> {
         })
 }
 
+/// Addresses of `subnet` leased to live runs (see [`Op::Lease`]).
+pub fn leased(subnet: &ipnet::IpNet) -> Result<std::collections::HashSet<std::net::IpAddr>> {
+    let needle = format!(r#""op":"lease","subnet":"{subnet}""#);
+    let mut taken = std::collections::HashSet::new();
+    for id in Journal::mentioning(needle.as_bytes())? {
+        let Ok(journal) = Journal::load(&id) else {
+            continue;
+        };
+        if !holds(&journal) {
+            continue;
+        }
+        for e in journal.entries().iter().filter(|e| e.state.is_live()) {
+            if let Op::Lease {
+                subnet: s, addr, ..
+            } = &e.op
+            {
+                if s == subnet {
+                    taken.insert(addr.addr());
+                }
+            }
+        }
+    }
+    Ok(taken)
+}
+
+/// The lowest address of `subnet` that is free: not the network address,
+/// not host 1 (the gateway), not IPv4's broadcast address.
+pub fn free_host(
+    subnet: &ipnet::IpNet,
+    taken: &std::collections::HashSet<std::net::IpAddr>,
+) -> Option<ipnet::IpNet> {
+    use std::net::IpAddr;
+    let net = subnet.trunc();
+    let bits = u32::from(net.max_prefix_len() - net.prefix_len());
+    let size: u128 = if bits >= 128 { u128::MAX } else { 1 << bits };
+    let last = match net {
+        ipnet::IpNet::V4(_) => size.checked_sub(2)?,
+        ipnet::IpNet::V6(_) => size - 1,
+    };
+    (2..=last)
+        .map(|n| match net.network() {
+            IpAddr::V4(a) => IpAddr::from((u32::from(a) + n as u32).to_be_bytes()),
+            IpAddr::V6(a) => IpAddr::from((u128::from(a) + n).to_be_bytes()),
+        })
+        .find(|ip| !taken.contains(ip))
+        .and_then(|ip| ipnet::IpNet::new(ip, net.prefix_len()).ok())
+}
+
 /// Live runs that use objects `owner` made, with the links they use:
 /// (run, link name).
 pub fn users(owner: &str) -> Result<Vec<(String, String)>> {
@@ -150,5 +198,39 @@ pub mod originals {
             write(&all)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn leases_skip_the_network_the_gateway_and_the_broadcast_address() {
+        let net: ipnet::IpNet = "10.66.0.0/29".parse().unwrap();
+        let mut taken = HashSet::new();
+        let mut got = Vec::new();
+        while let Some(a) = free_host(&net, &taken) {
+            taken.insert(a.addr());
+            got.push(a.to_string());
+        }
+        assert_eq!(
+            got,
+            [
+                "10.66.0.2/29",
+                "10.66.0.3/29",
+                "10.66.0.4/29",
+                "10.66.0.5/29",
+                "10.66.0.6/29"
+            ]
+        );
+        let v6: ipnet::IpNet = "fd00::/126".parse().unwrap();
+        assert_eq!(
+            free_host(&v6, &HashSet::new()).unwrap().to_string(),
+            "fd00::2/126"
+        );
+        let tiny: ipnet::IpNet = "10.0.0.0/31".parse().unwrap();
+        assert!(free_host(&tiny, &HashSet::new()).is_none());
     }
 }
