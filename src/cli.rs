@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Build container networks from Rhai scripts; every change is journaled and can be undone.
 #[derive(Parser)]
@@ -60,10 +60,57 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Every live run (or one) with the objects it made, and whether each
+    /// is still as made: fine, missing or changed. Exits 1 on drift.
+    Status {
+        /// Only this run (any status).
+        run: Option<String>,
+        /// Print JSON (schema plumb/status/1, see docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw the network: namespaces as boxes, links in them, veth pairs,
+    /// bridge ports, parents, NAT and published ports; coloured by owning run.
+    Graph {
+        /// Runs to draw (default: every run with changes in place).
+        #[arg(conflicts_with_all = ["live", "input"])]
+        runs: Vec<String>,
+        /// Draw the kernel as it is: the host and every named namespace.
+        #[arg(long, conflicts_with = "input")]
+        live: bool,
+        /// Draw a graph saved with --format json.
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Output format (default: from the -o file's extension, else svg).
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
+        /// Write to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Who lays out SVG: plumb itself (namespaces in ranks, no other
+        /// program needed), or Graphviz's dot (must be installed).
+        #[arg(long, value_enum, default_value_t = Renderer::Builtin)]
+        renderer: Renderer,
+    },
     /// Print the script API reference.
     Doc {
         /// Only functions whose name contains this.
         name: Option<String>,
+        /// Write Rhai definition files (*.d.rhai) of plumb's API and stdlib
+        /// to DIR, for editors with Rhai support.
+        #[arg(long, value_name = "DIR", conflicts_with = "name")]
+        definitions: Option<PathBuf>,
+    },
+    /// Print a shell completion script: `plumb completions bash > /etc/bash_completion.d/plumb`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or with --dir write one page per command.
+    Man {
+        /// Write plumb.1 and plumb-COMMAND.1 pages into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Explore interactively: each statement is journaled and atomic; the
     /// session stays (undo with `plumb rollback`) unless --rollback-on-exit.
@@ -104,7 +151,30 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum JournalCommand {
     /// Every run with its status: running, applied, rolled back, incomplete.
-    List,
+    List {
+        /// Print JSON (schema plumb/runs/1, see docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// A run's changes with their ip/sysctl/iptables equivalents.
-    Show { run: String },
+    Show {
+        run: String,
+        /// Print JSON (schema plumb/run/1, see docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Svg,
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Renderer {
+    Builtin,
+    Graphviz,
 }

@@ -27,10 +27,12 @@ macro_rules! println {
 mod cli;
 mod commands;
 mod error;
+mod graph;
 mod ipam;
 mod plan;
 mod repl;
 mod sandbox;
+mod schema;
 mod script;
 
 use std::process::ExitCode;
@@ -105,14 +107,49 @@ fn dispatch(command: Command, sandboxed: bool) -> error::Result<ExitCode> {
             };
             commands::rollback::rollback(which, force, kill).map(status)
         }
-        Command::Journal(JournalCommand::List) => {
-            commands::journal::list().map(|()| ExitCode::SUCCESS)
+        Command::Journal(JournalCommand::List { json }) => {
+            commands::journal::list(json).map(|()| ExitCode::SUCCESS)
         }
-        Command::Journal(JournalCommand::Show { run }) => {
-            commands::journal::show(&run).map(|()| ExitCode::SUCCESS)
+        Command::Journal(JournalCommand::Show { run, json }) => {
+            commands::journal::show(&run, json).map(|()| ExitCode::SUCCESS)
         }
+        Command::Status { run, json } => {
+            commands::status::status(run.as_deref(), json).map(|verdict| match verdict {
+                commands::status::Verdict::Fine => ExitCode::SUCCESS,
+                commands::status::Verdict::Drift => ExitCode::from(1),
+                commands::status::Verdict::Unknown => ExitCode::from(2),
+            })
+        }
+        Command::Graph {
+            runs,
+            live,
+            input,
+            format,
+            output,
+            renderer,
+        } => commands::graph::graph(commands::graph::GraphArgs {
+            runs,
+            live,
+            input,
+            format,
+            output,
+            renderer,
+        })
+        .map(|()| ExitCode::SUCCESS),
+        Command::Completions { shell } => {
+            commands::completions::completions(shell).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => {
+            commands::completions::man(dir.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Doc {
+            definitions: Some(dir),
+            ..
+        } => commands::completions::definitions(&dir).map(|()| ExitCode::SUCCESS),
         Command::Gc { yes } => commands::gc::gc(yes).map(status),
-        Command::Doc { name } => commands::doc::doc(name.as_deref()).map(|()| ExitCode::SUCCESS),
+        Command::Doc { name, .. } => {
+            commands::doc::doc(name.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
         Command::Repl {
             sets,
             rollback_on_exit,

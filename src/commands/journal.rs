@@ -1,7 +1,8 @@
-//! `plumb journal list | show RUN`.
+//! `plumb journal list | show RUN`, as text or (`--json`) as documented JSON.
 
-use super::print_lines;
+use super::{print_json, print_lines};
 use crate::error::Result;
+use crate::schema::{RunDetail, RunSummary, Runs, RUNS_SCHEMA};
 use plumb_journal::{format_time, state_dir, Journal};
 
 fn params_text(j: &Journal) -> String {
@@ -12,8 +13,15 @@ fn params_text(j: &Journal) -> String {
         .join(" ")
 }
 
-pub fn list() -> Result<()> {
+pub fn list(json: bool) -> Result<()> {
     let runs = Journal::list()?;
+    if json {
+        return print_json(&Runs {
+            schema: RUNS_SCHEMA.into(),
+            state_dir: state_dir().display().to_string(),
+            runs: runs.iter().map(RunSummary::of).collect(),
+        });
+    }
     if runs.is_empty() {
         return print_lines([format!("no runs in {}", state_dir().display())]);
     }
@@ -39,8 +47,11 @@ pub fn list() -> Result<()> {
     })))
 }
 
-pub fn show(id: &str) -> Result<()> {
+pub fn show(id: &str, json: bool) -> Result<()> {
     let j = Journal::load(id)?;
+    if json {
+        return print_json(&RunDetail::of(&j));
+    }
     let params = params_text(&j);
     let head = format!(
         "run {} ({}), from {}, started {} UTC{}",

@@ -1,12 +1,15 @@
 //! One module per command; main.rs parses the command line (cli.rs) and
 //! calls them. Shared here: signals, and writing to standard output.
 
+pub mod completions;
 pub mod doc;
 pub mod gc;
+pub mod graph;
 pub mod journal;
 pub mod rollback;
 pub mod run;
 pub mod sandbox;
+pub mod status;
 pub mod test;
 
 use std::io::Write;
@@ -44,4 +47,10 @@ pub fn print_lines<I: IntoIterator<Item = String>>(lines: I) -> Result<()> {
     }
     out.flush()
         .map_err(|e| Error::io("write to standard output", e))
+}
+
+/// Print a JSON document (pretty, one trailing newline) to standard output.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("plumb's documents serialize");
+    print_lines([text])
 }

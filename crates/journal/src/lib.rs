@@ -7,10 +7,12 @@
 //! - [`undo`]: planning and carrying out an undo;
 //! - [`shared`]: objects many runs share, counted from the live journals;
 //! - [`StateLock`]: the lock every plumb process takes around shared decisions;
-//! - [`gc`]: what plumb made whose journal is gone.
+//! - [`gc`]: what plumb made whose journal is gone;
+//! - [`Op::check`]: drift, whether what a run made is still as made.
 //!
 //! It depends on plumb-kernel and on nothing of the script layer.
 
+mod check;
 pub mod error;
 pub mod gc;
 mod journal;
@@ -20,6 +22,7 @@ mod session;
 pub mod shared;
 pub mod undo;
 
+pub use check::{check_entry, expectations, route_text, Change, Drift};
 pub use error::{Error, Result, UndoFailure};
 pub use journal::{
     format_time, run_number, state_dir, EndStatus, Entry, EntryState, Journal, Status,
