@@ -4,8 +4,8 @@
 #   reference  the reference CNI plugins: /usr/lib/cni/bridge (+ host-local,
 #              which bridge execs), env + stdin, DEL with prevResult as libcni sends it
 #   netavark   netavark 1.4 `setup` / `teardown`, static IPs
-#   plumb      plumb's CNI mode, the same env + stdin protocol as `reference`
-#              (not built yet: see plumb_netconf below)
+#   plumb      plumb's CNI mode running scripts/cni/bridge.rhai, the same
+#              env + stdin protocol as `reference`
 # Each tool runs in a fresh sandbox per round; the containers' namespaces are
 # made beforehand with `ip netns add` and are NOT timed, only the plugin
 # processes are (process start included). Every build is checked (each
@@ -14,22 +14,19 @@
 # container's address, no lease left).
 # Usage: bench/cni.sh [ROUNDS] [N...]   (root; default 2 rounds, N = 100;
 #        `bench/cni.sh 1 20` is a quick run). TOOLS="reference netavark plumb"
-#        picks the tools (default: reference netavark).
+#        picks the tools (default: all three).
 set -euo pipefail
 
 subnet=10.88.0.0/16 gateway=10.88.0.1 bridge=cni0 net=benchnet
+REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 
-# ===== plumb's CNI mode (issue 12): the one function to fill in ================
-# Print the network config plumb's CNI mode reads on stdin for this benchmark,
-# e.g. {"cniVersion":"1.0.0","name":"benchnet","type":"plumb",
-#       "script":"<repo>/scripts/cni-bridge.rhai",
-#       "params":{"subnet":"10.88.0.0/16","bridge":"cni0"}}
-# and everything else (ADD/DEL calls, checks, table) already works for it.
+# The network config plumb's CNI mode reads on stdin: the same network as the
+# reference plugins' (subnet, bridge, MASQUERADE).
 plumb_netconf() {
-    echo "bench/cni.sh: plumb's CNI mode is not yet built (define plumb_netconf in bench/cni.sh)" >&2
-    return 1
+    jq -n --arg net "$net" --arg br "$bridge" --arg subnet "$subnet" --arg script "$REPO/scripts/cni/bridge.rhai" '{
+        cniVersion: "1.0.0", name: $net, type: "plumb", script: $script,
+        params: {subnet: $subnet, bridge: $br}}'
 }
-# ===============================================================================
 
 # --- Inside a sandbox: one round of one tool -------------------------------------
 # Prints "TOOL N add|del I SECONDS" per plugin call.
@@ -166,7 +163,7 @@ fi
 rounds=${1:-2}
 shift || true
 sizes=("${@:-100}")
-read -ra tools <<<"${TOOLS:-reference netavark}"
+read -ra tools <<<"${TOOLS:-plumb reference netavark}"
 cd "$(dirname "$0")/.."
 for tool in "${tools[@]}"; do
     case $tool in
@@ -186,7 +183,7 @@ for n in "${sizes[@]}"; do
         for tool in "${tools[@]}"; do
             # Let the kernel finish freeing the previous sandbox's namespaces.
             sleep 3
-            PLUMB=$plumb "$plumb" sandbox -- bash "$PWD/bench/cni.sh" --inside "$tool" "$n" >>"$results"
+            REPO=$PWD PLUMB=$plumb "$plumb" sandbox -- bash "$PWD/bench/cni.sh" --inside "$tool" "$n" >>"$results"
             echo "round $r: $tool N=$n done" >&2
         done
     done

@@ -25,6 +25,7 @@ macro_rules! println {
 }
 
 mod cli;
+mod cni;
 mod commands;
 mod error;
 mod graph;
@@ -43,6 +44,10 @@ use cli::{Cli, Command, JournalCommand};
 use commands::{rollback::Which, run};
 
 fn main() -> ExitCode {
+    // A runtime runs plugins without arguments, the call in CNI_* variables.
+    if cni::invoked() {
+        return cni::main();
+    }
     let cli = Cli::parse();
     let sandboxed = cli.sandbox || matches!(cli.command, Command::Sandbox { .. });
     if sandboxed {

@@ -9,20 +9,20 @@
 
 pub mod result;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::cell::RefCell;
 
-use rhai::{Dynamic, Map, Scope};
+use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
 use crate::commands::run::{evaluate, undo_failed, Evaluated};
 use crate::script::convert::Netns;
 use plumb_journal::{check, undo, Journal, Session, Status, UndoOptions};
-use plumb_kernel::{Inspect, Kernel, NsRef};
+use plumb_kernel::{Kernel, NsRef};
 
 /// The spec's error codes plumb answers with.
 mod code {
@@ -132,7 +132,10 @@ impl Env {
         if !missing.is_empty() {
             return Err(CniError::new(
                 code::INVALID_ENV,
-                format!("required environment variables missing: {}", missing.join(", ")),
+                format!(
+                    "required environment variables missing: {}",
+                    missing.join(", ")
+                ),
             ));
         }
         let id = &self.container_id;
@@ -142,7 +145,9 @@ impl Env {
         {
             return Err(CniError::new(
                 code::INVALID_ENV,
-                format!("CNI_CONTAINERID '{id}' is not a container id (letters, digits, '_', '.', '-')"),
+                format!(
+                    "CNI_CONTAINERID '{id}' is not a container id (letters, digits, '_', '.', '-')"
+                ),
             ));
         }
         Ok(())
@@ -168,7 +173,10 @@ struct Conf {
 impl Conf {
     fn parse(text: &str) -> CniResult<Conf> {
         let raw: Value = serde_json::from_str(text).map_err(|e| {
-            CniError::new(code::DECODE, format!("the network configuration is not JSON: {e}"))
+            CniError::new(
+                code::DECODE,
+                format!("the network configuration is not JSON: {e}"),
+            )
         })?;
         let version = raw["cniVersion"].as_str().unwrap_or("1.0.0").to_string();
         if !result::SUPPORTED.contains(&version.as_str()) {
@@ -187,7 +195,10 @@ impl Conf {
 
     fn require_name(&self) -> CniResult<()> {
         if self.name.is_empty() {
-            return Err(CniError::new(code::INVALID_CONFIG, "the network configuration has no \"name\""));
+            return Err(CniError::new(
+                code::INVALID_CONFIG,
+                "the network configuration has no \"name\"",
+            ));
         }
         Ok(())
     }
@@ -207,7 +218,10 @@ impl Conf {
             ));
         }
         let text = std::fs::read_to_string(path).map_err(|e| {
-            CniError::new(code::INVALID_CONFIG, format!("\"script\": cannot read {path}: {e}"))
+            CniError::new(
+                code::INVALID_CONFIG,
+                format!("\"script\": cannot read {path}: {e}"),
+            )
         })?;
         Ok((path.to_string(), text))
     }
@@ -253,7 +267,13 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             let _ = writeln!(out, "{}", e.json(&version));
-            let _ = writeln!(std::io::stderr(), "plumb (CNI {}): {} {}", env.command, e.msg, e.details);
+            let _ = writeln!(
+                std::io::stderr(),
+                "plumb (CNI {}): {} {}",
+                env.command,
+                e.msg,
+                e.details
+            );
             ExitCode::from(1)
         }
     }
@@ -265,7 +285,9 @@ fn handle(env: &Env, stdin: &str) -> CniResult<Option<Value>> {
             .ok()
             .and_then(|v| v["cniVersion"].as_str().map(str::to_string))
             .unwrap_or_else(|| "1.1.0".into());
-        return Ok(Some(json!({ "cniVersion": asked, "supportedVersions": result::SUPPORTED })));
+        return Ok(Some(
+            json!({ "cniVersion": asked, "supportedVersions": result::SUPPORTED }),
+        ));
     }
     let conf = Conf::parse(stdin)?;
     // The state directory comes with the config: a DEL may come from a
@@ -341,7 +363,11 @@ fn cni_value(env: &Env, conf: &Conf, key: &str) -> Map {
     m.insert("config".into(), dynamic(&conf.raw));
     m.insert(
         "runtime_config".into(),
-        if runtime.is_object() { dynamic(runtime) } else { Dynamic::from_map(Map::new()) },
+        if runtime.is_object() {
+            dynamic(runtime)
+        } else {
+            Dynamic::from_map(Map::new())
+        },
     );
     m.insert(
         "port_mappings".into(),
@@ -412,6 +438,14 @@ fn add(env: &Env, conf: &Conf) -> CniResult<Value> {
         };
         let _ = writeln!(std::io::stderr(), "{e}");
         undo_failed(&mut session)?;
+        // The runtime keeps no record of a failed ADD; neither does plumb
+        // once nothing of it is left.
+        if let Some(j) = session
+            .journal()
+            .filter(|j| j.status() == Status::RolledBack)
+        {
+            j.discard()?;
+        }
         return Err(CniError::new(code::SCRIPT, e.message).details(details));
     }
     session.finish(false)?;
@@ -469,18 +503,24 @@ fn check(env: &Env, conf: &Conf) -> CniResult<()> {
     if drift.is_empty() {
         return Ok(());
     }
-    Err(CniError::new(code::DRIFT, format!("run {} drifted", journal.run_id)).details(drift.join("; ")))
+    Err(
+        CniError::new(code::DRIFT, format!("run {} drifted", journal.run_id))
+            .details(drift.join("; ")),
+    )
 }
 
 fn status(conf: &Conf) -> CniResult<()> {
     let (file, source) = conf.script()?;
-    rhai::Engine::new().compile(&source).map_err(|e| {
-        CniError::new(code::NOT_AVAILABLE, format!("{file} does not parse: {e}"))
-    })?;
+    rhai::Engine::new()
+        .compile(&source)
+        .map_err(|e| CniError::new(code::NOT_AVAILABLE, format!("{file} does not parse: {e}")))?;
     // A pool whose every address is leased cannot serve another ADD.
     if let Some(subnet) = conf.params().get("subnet") {
         let net: ipnet::IpNet = subnet.parse().map_err(|_| {
-            CniError::new(code::INVALID_CONFIG, format!("params.subnet '{subnet}' is not a subnet"))
+            CniError::new(
+                code::INVALID_CONFIG,
+                format!("params.subnet '{subnet}' is not a subnet"),
+            )
         })?;
         let taken = plumb_journal::shared::leased(&net.trunc())?;
         if plumb_journal::shared::free_host(&net.trunc(), &taken).is_none() {
@@ -502,9 +542,7 @@ fn gc(conf: &Conf) -> CniResult<()> {
         .unwrap_or_default();
     let keep: Vec<String> = valid
         .iter()
-        .filter_map(|a| {
-            Some(conf.key(a["containerID"].as_str()?, a["ifname"].as_str()?))
-        })
+        .filter_map(|a| Some(conf.key(a["containerID"].as_str()?, a["ifname"].as_str()?)))
         .collect();
     let prefix = format!("cni:{}:", conf.name);
     let kernel = Kernel::new()?;
@@ -523,7 +561,10 @@ fn gc(conf: &Conf) -> CniResult<()> {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(CniError::new(code::IO, "some stale attachments could not be removed").details(failures.join("; ")))
+        Err(
+            CniError::new(code::IO, "some stale attachments could not be removed")
+                .details(failures.join("; ")),
+        )
     }
 }
 
@@ -551,11 +592,16 @@ mod tests {
             ifname: String::new(),
             args: "IgnoreUnknown=1;K8S_POD_NAME=web".into(),
         };
-        let e = env.require(&["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"]).unwrap_err();
+        let e = env
+            .require(&["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"])
+            .unwrap_err();
         assert_eq!(e.code, code::INVALID_ENV);
         assert!(e.msg.contains("CNI_NETNS, CNI_IFNAME"), "{}", e.msg);
         assert_eq!(env.args()["K8S_POD_NAME"], "web");
-        let bad = Env { container_id: "-x".into(), ..env };
+        let bad = Env {
+            container_id: "-x".into(),
+            ..env
+        };
         assert!(bad.require(&[]).is_err());
     }
 

@@ -76,7 +76,10 @@ pub fn derive(
             mac: link.mac.clone(),
             sandbox: sandbox.to_string(),
         });
-        for a in addrs.iter().filter(|a| a.index == link.index && !link_local(&a.addr)) {
+        for a in addrs
+            .iter()
+            .filter(|a| a.index == link.index && !link_local(&a.addr))
+        {
             result.ips.push(Ip {
                 address: a.addr,
                 gateway: default_gw(a.addr.addr().is_ipv6()),
@@ -84,7 +87,10 @@ pub fn derive(
             });
         }
     }
-    for r in routes.iter().filter(|r| r.table == MAIN_TABLE && r.via.is_some()) {
+    for r in routes
+        .iter()
+        .filter(|r| r.table == MAIN_TABLE && r.via.is_some())
+    {
         let dst = r.dest.unwrap_or_else(|| match r.via {
             Some(IpAddr::V6(_)) => "::/0".parse().expect("valid"),
             _ => "0.0.0.0/0".parse().expect("valid"),
@@ -114,7 +120,11 @@ impl Result {
                     v["gateway"] = json!(gw.to_string());
                 }
                 if pre_1 {
-                    v["version"] = json!(if ip.address.addr().is_ipv6() { "6" } else { "4" });
+                    v["version"] = json!(if ip.address.addr().is_ipv6() {
+                        "6"
+                    } else {
+                        "4"
+                    });
                 }
                 v
             })
@@ -191,7 +201,10 @@ mod tests {
             route(Some("10.99.0.0/16"), Some("10.67.0.1")),
         ];
         let r = derive("/run/netns/cni-1", "eth0", &links, &addrs, &routes);
-        assert_eq!(r.interfaces[0].name, "eth0", "the asked-for interface first");
+        assert_eq!(
+            r.interfaces[0].name, "eth0",
+            "the asked-for interface first"
+        );
         assert_eq!(r.interfaces.len(), 2, "lo left out");
         assert_eq!(r.ips.len(), 2, "no link-local, no loopback");
         assert_eq!(r.ips[0].gateway, Some("10.66.0.1".parse().unwrap()));
@@ -213,6 +226,9 @@ mod tests {
         assert_eq!(new["interfaces"][0]["sandbox"], "/p");
         let mut dns = Map::new();
         dns.insert("dns".into(), json!({ "nameservers": ["10.66.0.1"] }));
-        assert_eq!(r.to_json("1.1.0", &dns)["dns"]["nameservers"][0], "10.66.0.1");
+        assert_eq!(
+            r.to_json("1.1.0", &dns)["dns"]["nameservers"][0],
+            "10.66.0.1"
+        );
     }
 }

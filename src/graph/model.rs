@@ -465,7 +465,9 @@ fn add_op(b: &mut Builder, op: &Op, run: &str) {
                 plumb_kernel::LinkChange::Up => b.links[l].up = Some(true),
                 plumb_kernel::LinkChange::Down => b.links[l].up = Some(false),
                 plumb_kernel::LinkChange::Mtu(m) => b.links[l].mtu = Some(*m),
-                plumb_kernel::LinkChange::Mac(_) | plumb_kernel::LinkChange::Alias(_) => {}
+                plumb_kernel::LinkChange::Mac(_)
+                | plumb_kernel::LinkChange::Alias(_)
+                | plumb_kernel::LinkChange::Hairpin(_) => {}
             }
         }
         Op::LinkMove {
@@ -521,7 +523,7 @@ fn add_op(b: &mut Builder, op: &Op, run: &str) {
                 b.links[l].owner = Some(owner_text(owner));
             }
         }
-        Op::Sysctl { .. } | Op::Spawn { .. } => {}
+        Op::Sysctl { .. } | Op::Spawn { .. } | Op::Lease { .. } => {}
     }
 }
 

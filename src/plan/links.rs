@@ -74,15 +74,22 @@ pub fn vxlan(
     ))
 }
 
+/// Where a macvlan goes: into `netns`, there named `name` (a container's
+/// eth0, while its name beside the parent must be unique).
+pub struct Target<'a> {
+    pub netns: &'a NsRef,
+    pub name: &'a str,
+}
+
 /// A macvlan child of `parent`: created down beside its parent, moved into
-/// `target` (if any), and only then brought up, where it will live (a link
-/// moved between namespaces goes down anyway).
+/// its target (if any), and only then brought up, where it will live (a
+/// link moved between namespaces goes down anyway).
 pub fn macvlan(
     ns: &NsRef,
     name: &str,
     parent: &str,
     mode: MacvlanMode,
-    target: Option<&NsRef>,
+    target: Option<Target>,
     up: bool,
 ) -> Vec<Op> {
     let mut ops = vec![link(
@@ -95,17 +102,17 @@ pub fn macvlan(
         LinkSettings::default(),
         false,
     )];
-    let home = match target {
-        Some(to) if to != ns => {
-            ops.push(move_op(ns, name, to, name));
-            to.clone()
+    let (home, home_name) = match target {
+        Some(t) if t.netns != ns || t.name != name => {
+            ops.push(move_op(ns, name, t.netns, t.name));
+            (t.netns.clone(), t.name)
         }
-        _ => ns.clone(),
+        _ => (ns.clone(), name),
     };
     if up {
         ops.push(Op::LinkSet {
             ns: home,
-            name: name.into(),
+            name: home_name.into(),
             change: plumb_kernel::LinkChange::Up,
             old: None,
         });
@@ -151,12 +158,16 @@ mod tests {
     #[test]
     fn a_macvlan_is_made_then_moved_then_brought_up() {
         let ns = NsRef::Named("c1".into());
+        let to = Target {
+            netns: &ns,
+            name: "m1",
+        };
         let ops = macvlan(
             &NsRef::Host,
             "m1",
             "eth0",
             MacvlanMode::Bridge,
-            Some(&ns),
+            Some(to),
             true,
         );
         let shells: Vec<String> = ops.iter().map(|o| o.describe()).collect();
@@ -173,6 +184,25 @@ mod tests {
             macvlan(&NsRef::Host, "m1", "eth0", MacvlanMode::Vepa, None, false).len(),
             1
         );
+    }
+
+    #[test]
+    fn a_macvlan_can_take_another_name_inside() {
+        let ns = NsRef::Named("c1".into());
+        let to = Target {
+            netns: &ns,
+            name: "eth0",
+        };
+        let ops = macvlan(
+            &NsRef::Host,
+            "plmb1",
+            "br0",
+            MacvlanMode::Bridge,
+            Some(to),
+            true,
+        );
+        assert_eq!(ops[1].describe(), "ip link set plmb1 netns c1 name eth0");
+        assert_eq!(ops[2].describe(), "ip -n c1 link set eth0 up");
     }
 
     #[test]

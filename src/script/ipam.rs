@@ -54,10 +54,20 @@ pub fn module(engine: &mut Engine, api: Option<&Api>) -> Module {
             .with_params_info(["subnet: &str", "key: &str", "String"])
             .with_comments(["/// Lease an address of `subnet` to `key` (a container id): the lowest one no live run holds, host 1 (the gateway) never; journaled, so rollback releases it and runs at the same time never share one."])
             .set_into_module(&mut module, move |ctx: NativeCallContext, subnet: &str, key: &str| -> RhaiResult<String> {
-                let net = planned("ipam::lease", crate::plan::addressing::parse_subnet(subnet))?;
+// Rhai leaves the position of a module function's error empty.
+                let at = |mut e: Box<rhai::EvalAltResult>| {
+                    e.set_position(ctx.call_position());
+                    e
+                };
+                let net = planned("ipam::lease", crate::plan::addressing::parse_subnet(subnet))
+                    .map_err(at)?;
                 let mut session = a.session.borrow_mut();
                 session.set_origin(a.origin(&ctx));
-                session.lease(net, key).map(|addr| addr.to_string()).or_script()
+                session
+                    .lease(net, key)
+                    .map(|addr| addr.to_string())
+                    .or_script()
+                    .map_err(at)
             });
     }
     FuncRegistration::new("pool")

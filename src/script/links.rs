@@ -14,7 +14,7 @@ const VETH_OPTS: &[&str] = &["peer", "netns", "master", "mtu", "up", "hairpin"];
 const VXLAN_OPTS: &[&str] = &[
     "id", "port", "local", "remote", "group", "dev", "master", "mtu", "up",
 ];
-const MACVLAN_OPTS: &[&str] = &["parent", "mode", "netns", "up"];
+const MACVLAN_OPTS: &[&str] = &["parent", "mode", "netns", "ifname", "up"];
 
 /// The options every link kind shares: mtu, master, up (default true).
 fn settings(opts: &Opts, ns: &NsRef) -> RhaiResult<LinkSettings> {
@@ -107,12 +107,18 @@ impl Api {
         let mode = MacvlanMode::parse(&opts.string("mode")?.unwrap_or_else(|| "bridge".into()))
             .or_script()?;
         let target = opts.netns("netns")?;
+        let inside = opts.string("ifname")?.unwrap_or_else(|| name.to_string());
+        plumb_kernel::validate_ifname(&inside).or_script()?;
         let up = opts.bool("up")?.unwrap_or(true);
-        self.apply_all(
-            ctx,
-            plan::macvlan(&ns, name, &parent, mode, target.as_ref(), up),
-        )?;
-        Ok(Link::new(target.unwrap_or(ns), name))
+        let to = target.as_ref().map(|netns| plan::Target {
+            netns,
+            name: &inside,
+        });
+        self.apply_all(ctx, plan::macvlan(&ns, name, &parent, mode, to, up))?;
+        Ok(match target {
+            Some(t) => Link::new(t, inside),
+            None => Link::new(ns, name),
+        })
     }
 
     /// An existing link, by name; one marked shared stays shared in this run.
@@ -218,7 +224,7 @@ pub fn register(engine: &mut Engine, api: &Api) {
         move |ctx: &NativeCallContext, ns: NsRef, name: &str, opts: Opts| a.vxlan(ctx, ns, name, opts));
     let a = api.clone();
     in_netns!(engine, "macvlan", "Link", MACVLAN_OPTS,
-        "Create a macvlan on a parent link: #{ parent (required), mode: \"bridge\", netns: NS to move it into, up }.",
+        "Create a macvlan on a parent link: #{ parent (required), mode: \"bridge\", netns: NS to move it into, ifname: its name there, up }.",
         move |ctx: &NativeCallContext, ns: NsRef, name: &str, opts: Opts| a.macvlan(ctx, ns, name, opts));
 
     let a = api.clone();

@@ -112,6 +112,7 @@ impl Op {
                     LinkChange::Mtu(_) => "MTU",
                     LinkChange::Mac(_) => "MAC",
                     LinkChange::Alias(_) => "alias",
+                    LinkChange::Hairpin(_) => "hairpin mode",
                 };
                 format!("{what} of {}", link_name(ns, name))
             }
@@ -141,6 +142,7 @@ impl Op {
                     Owner::Shared => "shared".into(),
                 }
             ),
+            Op::Lease { addr, key, .. } => format!("lease of {addr} to {key}"),
         }
     }
 
@@ -271,6 +273,13 @@ impl Op {
                             .into_iter()
                             .collect()
                     }
+                    LinkChange::Hairpin(on) => {
+                        let found = link.hairpin.unwrap_or(false);
+                        (found != *on)
+                            .then(|| Change::new("hairpin", on, found))
+                            .into_iter()
+                            .collect()
+                    }
                 }),
             },
             Op::SetMaster {
@@ -379,8 +388,36 @@ impl Op {
                 Err(missing) => missing,
                 Ok(_) => Drift::Fine,
             },
+            // A lease is held by the journal itself: it cannot drift.
+            Op::Lease { .. } => Drift::Fine,
         })
     }
+}
+
+/// Every way a run's live objects differ from what it made, one line each
+/// (empty: as made). For the CNI CHECK verb.
+pub fn drift_of(journal: &crate::journal::Journal, k: &Kernel) -> Result<Vec<String>> {
+    let entries = journal.entries();
+    let mut lines = Vec::new();
+    for (entry, expected) in entries.iter().zip(expectations(entries)) {
+        let Some(drift) = check_entry(k, entry, expected.as_ref(), &journal.run_id) else {
+            continue;
+        };
+        match drift? {
+            Drift::Fine => {}
+            Drift::Missing { what } => lines.push(format!("{what}: missing")),
+            Drift::Changed { changes } => lines.extend(changes.iter().map(|c| {
+                format!(
+                    "{}: {} is {}, made as {}",
+                    entry.op.object(),
+                    c.what,
+                    c.found,
+                    c.expected
+                )
+            })),
+        }
+    }
+    Ok(lines)
 }
 
 /// `default via 10.0.0.1`, `10.244.2.0/24 via 192.168.1.2 dev eth0`.
@@ -407,7 +444,11 @@ fn on_link(op: &Op, at: &NsRef, link: &str) -> bool {
         Op::LinkMove { to, new_name, .. } => to == at && new_name == link,
         Op::AddrAdd { ns, dev, .. } => ns == at && dev == link,
         Op::RouteAdd { ns, route } => ns == at && route.dev.as_deref() == Some(link),
-        Op::NetnsAdd { .. } | Op::Sysctl { .. } | Op::Spawn { .. } | Op::Firewall { .. } => false,
+        Op::NetnsAdd { .. }
+        | Op::Sysctl { .. }
+        | Op::Spawn { .. }
+        | Op::Firewall { .. }
+        | Op::Lease { .. } => false,
     }
 }
 
@@ -519,7 +560,7 @@ fn fold(earlier: Op, later: &Op) -> Option<Op> {
                     LinkChange::Up => settings.up = true,
                     LinkChange::Down => settings.up = false,
                     LinkChange::Mtu(m) => settings.mtu = Some(*m),
-                    LinkChange::Mac(_) | LinkChange::Alias(_) => {}
+                    LinkChange::Mac(_) | LinkChange::Alias(_) | LinkChange::Hairpin(_) => {}
                 }
                 Some(Op::LinkAdd {
                     ns,
@@ -576,7 +617,8 @@ fn fold(earlier: Op, later: &Op) -> Option<Op> {
         | Op::RouteAdd { .. }
         | Op::Spawn { .. }
         | Op::Firewall { .. }
-        | Op::Use { .. } => Some(earlier),
+        | Op::Use { .. }
+        | Op::Lease { .. } => Some(earlier),
     }
 }
 

@@ -12,7 +12,7 @@
 //!
 //! It depends on plumb-kernel and on nothing of the script layer.
 
-mod check;
+pub mod check;
 pub mod error;
 pub mod gc;
 mod journal;

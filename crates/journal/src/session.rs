@@ -267,6 +267,8 @@ pub struct Session {
     checked: HashSet<(NsRef, String)>,
     /// Set (by a signal handler) to stop programs the script runs.
     cancel: Option<&'static AtomicBool>,
+    /// Where what the script prints goes (standard output unless set).
+    output: Option<Box<dyn Write>>,
 }
 
 /// Did a failed change leave nothing behind? A clean refusal before any
@@ -298,6 +300,7 @@ impl Session {
             made: HashSet::new(),
             checked: HashSet::new(),
             cancel: None,
+            output: None,
         }
     }
 
@@ -318,6 +321,7 @@ impl Session {
             made: HashSet::new(),
             checked: HashSet::new(),
             cancel: None,
+            output: None,
         }
     }
 
@@ -353,6 +357,12 @@ impl Session {
     /// Where the script is now; changes made until the next call come from there.
     pub fn set_origin(&mut self, origin: Option<Origin>) {
         self.origin = origin;
+    }
+
+    /// Send what the script prints to `out` instead of standard output (a CNI
+    /// plugin's standard output is the runtime's).
+    pub fn set_output(&mut self, out: Box<dyn Write>) {
+        self.output = Some(out);
     }
 
     /// A flag that, once set, stops programs the script runs.
@@ -538,10 +548,14 @@ impl Session {
         match &mut self.mode {
             Mode::DryRun(dry) => dry.print(&format!("echo {}", shell::quote(text))),
             Mode::Apply(_) => {
-                let mut out = std::io::stdout().lock();
-                writeln!(out, "{text}")
-                    .and_then(|()| out.flush())
-                    .map_err(|e| Error::state("write to standard output", e))
+                let written = match &mut self.output {
+                    Some(out) => writeln!(out, "{text}").and_then(|()| out.flush()),
+                    None => {
+                        let mut out = std::io::stdout().lock();
+                        writeln!(out, "{text}").and_then(|()| out.flush())
+                    }
+                };
+                written.map_err(|e| Error::state("write to standard output", e))
             }
         }
     }

@@ -33,6 +33,9 @@ pub enum Error {
     NoSuchNetns(String),
     #[error("no link named '{name}' in {ns}")]
     NoSuchLink { name: String, ns: String },
+    /// A namespace given by a process or a path that is not there (any more).
+    #[error("{0} does not exist (is the container running?)")]
+    NoNamespace(String),
     /// An object with the expected name is there, but it is not the one
     /// expected (another namespace, a reused pid, another owner's link): it
     /// is left alone on purpose.
@@ -90,11 +93,13 @@ impl Error {
 
     /// "Already gone" counts as success when undoing (the CNI DEL contract).
     pub fn is_already_gone(&self) -> bool {
-        matches!(self, Error::NoSuchNetns(_) | Error::NoSuchLink { .. })
-            || matches!(
-                self.errno(),
-                Some(libc::ENOENT | libc::ENODEV | libc::ESRCH | libc::EADDRNOTAVAIL)
-            )
+        matches!(
+            self,
+            Error::NoSuchNetns(_) | Error::NoSuchLink { .. } | Error::NoNamespace(_)
+        ) || matches!(
+            self.errno(),
+            Some(libc::ENOENT | libc::ENODEV | libc::ESRCH | libc::EADDRNOTAVAIL)
+        )
     }
 }
 

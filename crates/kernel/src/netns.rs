@@ -34,16 +34,7 @@ pub fn path(ns: &NsRef) -> PathBuf {
 fn not_found(ns: &NsRef, e: std::io::Error) -> Error {
     match ns {
         NsRef::Named(name) => Error::NoSuchNetns(name.clone()),
-        NsRef::Pid(pid) => Error::invalid(
-            "process id",
-            pid.to_string(),
-            "no such process (is the container running?)",
-        ),
-        NsRef::Path(p) => Error::invalid(
-            "namespace path",
-            p.display().to_string(),
-            "no such file (is the container running?)",
-        ),
+        NsRef::Pid(_) | NsRef::Path(_) => Error::NoNamespace(ns.to_string()),
         NsRef::Host => Error::io("open /proc/self/ns/net", e),
     }
 }
