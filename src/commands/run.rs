@@ -10,6 +10,7 @@ use std::rc::Rc;
 use rhai::{Dynamic, EvalAltResult, Position};
 
 use crate::error::{Error, Result};
+use crate::progress::{Activity, Progress};
 use crate::script::{self, Params, ScriptError};
 use plumb_journal::{Failure, Journal, Session};
 use plumb_kernel::Kernel;
@@ -90,6 +91,9 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         };
         Session::new(kernel, Journal::create(&origin, args.params.clone(), None)?)
     };
+    let progress = session
+        .journal()
+        .and_then(|j| Progress::watch(j.path(), Activity::Apply));
     let session = Rc::new(RefCell::new(session));
     let (engine, api) = script::engine(session.clone(), Params::new(args.params));
     api.add_source(&file, &source);
@@ -122,6 +126,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         let flushed = session.borrow_mut().flush();
         flushed.map_err(|f| (located(&file, f), 1))
     });
+    drop(progress);
     if result.is_ok() {
         // A script that failed before reading its parameters did not miss them.
         for unused in api.params.borrow().unused() {
@@ -152,7 +157,12 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         }
         Err((err, code)) => {
             eprintln!("{err}");
+            let undoing = session.journal().and_then(|j| {
+                let total = j.live_changes();
+                Progress::watch(j.path(), Activity::Undo { total })
+            });
             let undone = session.undo_after(0);
+            drop(undoing);
             session.finish(true)?;
             let id = session.run_id().unwrap_or("").to_string();
             match undone {
