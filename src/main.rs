@@ -31,6 +31,7 @@ mod error;
 mod graph;
 mod ipam;
 mod plan;
+mod progress;
 mod repl;
 mod sandbox;
 mod schema;

@@ -140,9 +140,9 @@ impl Env {
         }
         let id = &self.container_id;
         let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-        if !id.is_empty()
-            && !(id.starts_with(|c: char| c.is_ascii_alphanumeric()) && id.chars().all(valid))
-        {
+        let well_formed =
+            id.starts_with(|c: char| c.is_ascii_alphanumeric()) && id.chars().all(valid);
+        if !id.is_empty() && !well_formed {
             return Err(CniError::new(
                 code::INVALID_ENV,
                 format!(

@@ -72,21 +72,33 @@ pub fn man(dir: Option<&Path>) -> Result<()> {
 pub fn definitions(dir: &Path) -> Result<()> {
     let session = Session::dry_run(Kernel::new()?, Box::new(std::io::sink()));
     let (mut engine, _api) = script::engine(Rc::new(RefCell::new(session)), Default::default());
-    // Modules are `import`ed at run time; registered statically here so the
-    // definitions describe them as modules of their import names.
-    let names = std::iter::once("ipam").chain(stdlib::MODULES.iter().map(|(name, _)| *name));
-    for name in names {
-        let module = engine
-            .module_resolver()
-            .resolve(&engine, None, name, Position::NONE)
+    // ipam is native and imported at run time: registered statically here so
+    // the engine describes it, with its types, as a module of its import name.
+    let ipam = engine
+        .module_resolver()
+        .resolve(&engine, None, "ipam", Position::NONE)
+        .map_err(|e| Error::Usage(format!("stdlib module ipam: {e}")))?;
+    engine.register_static_module("ipam", ipam);
+    let io = |e| Error::io(format!("write definitions to {}", dir.display()), e);
+    engine.definitions().write_to_dir(dir).map_err(io)?;
+    // The stdlib's Rhai modules carry no types; their documented functions
+    // (the helpers have no doc) are written with their docs.
+    for (name, source) in stdlib::MODULES {
+        let ast = engine
+            .compile(source)
             .map_err(|e| Error::Usage(format!("stdlib module {name}: {e}")))?;
-        engine.register_static_module(name, module);
+        let mut text = format!("module {name};\n");
+        for f in ast.iter_functions().filter(|f| !f.comments.is_empty()) {
+            text.push('\n');
+            for line in f.comments.iter().flat_map(|c| c.lines()) {
+                let line = line.trim().trim_start_matches("///").trim();
+                text += &format!("/// {line}\n");
+            }
+            let params: Vec<String> = f.params.iter().map(|p| format!("{p}: ?")).collect();
+            text += &format!("fn {}({}) -> ?;\n", f.name, params.join(", "));
+        }
+        std::fs::write(dir.join(format!("{name}.d.rhai")), text).map_err(io)?;
     }
-    engine
-        .definitions()
-        .include_standard_packages(true)
-        .write_to_dir(dir)
-        .map_err(|e| Error::io(format!("write definitions to {}", dir.display()), e))?;
     eprintln!(
         "plumb: wrote Rhai definitions to {}; point your editor's Rhai support at it",
         dir.display()

@@ -7,7 +7,7 @@ use crate::cli::{GraphFormat, Renderer};
 use crate::error::{Error, Result};
 use crate::graph::{dot, json, mermaid, model, svg};
 use crate::schema::Graph;
-use plumb_journal::{Journal, Status};
+use plumb_journal::Journal;
 use plumb_kernel::Kernel;
 
 pub struct GraphArgs {
@@ -58,15 +58,7 @@ pub fn write(text: &str, output: Option<&Path>) -> Result<()> {
 
 /// The runs drawn when none is named: every run with changes in place.
 fn live_runs() -> Result<Vec<Journal>> {
-    let runs: Vec<Journal> = Journal::list()?
-        .into_iter()
-        .filter(|j| {
-            matches!(
-                j.status(),
-                Status::Applied | Status::Incomplete | Status::Running
-            )
-        })
-        .collect();
+    let runs = super::status::live_runs()?;
     if runs.is_empty() {
         return Err(Error::Usage(
             "no run has changes in place: name a run (`plumb journal list`), or draw the kernel with --live".into(),

@@ -1,6 +1,7 @@
 //! `plumb rollback RUN | --last | --all`: undo runs from their journals.
 
 use crate::error::{Error, Result};
+use crate::progress::{Activity, Progress};
 use plumb_journal::{undo, Error as JournalError, Journal, Status, UndoOptions};
 use plumb_kernel::Kernel;
 
@@ -84,7 +85,11 @@ pub fn rollback(which: Which, force: bool, kill: bool) -> Result<bool> {
             }
             Status::Running | Status::Applied | Status::Incomplete => {}
         }
-        match undo::rollback(&mut journal, &kernel, force, UndoOptions { kill }) {
+        let total = journal.live_changes();
+        let progress = Progress::watch(journal.path(), Activity::Undo { total });
+        let outcome = undo::rollback(&mut journal, &kernel, force, UndoOptions { kill });
+        drop(progress);
+        match outcome {
             Ok(report) => {
                 for note in &report.notes {
                     eprintln!("plumb: {note}");

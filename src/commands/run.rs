@@ -10,6 +10,7 @@ use std::rc::Rc;
 use rhai::{Dynamic, EvalAltResult, Position, Scope};
 
 use crate::error::{Error, Result};
+use crate::progress::{Activity, Progress};
 use crate::script::{self, Params, ScriptError};
 use plumb_journal::{Failure, Journal, Session};
 use plumb_kernel::Kernel;
@@ -146,7 +147,12 @@ pub fn evaluate(
 /// Undo what a failed run made and close its journal, saying what happened
 /// on standard error. True when nothing of it is left.
 pub fn undo_failed(session: &mut Session) -> Result<bool> {
+    let undoing = session.journal().and_then(|j| {
+        let total = j.live_changes();
+        Progress::watch(j.path(), Activity::Undo { total })
+    });
     let undone = session.undo_after(0);
+    drop(undoing);
     let id = session.run_id().unwrap_or("").to_string();
     if let (Err(e), false) = (session.finish(true), session.is_dry_run()) {
         // A full disk: the kernel is clean, the journal says less.
@@ -187,10 +193,14 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         };
         Session::new(kernel, Journal::create(&origin, args.params.clone(), None)?)
     };
+    let progress = session
+        .journal()
+        .and_then(|j| Progress::watch(j.path(), Activity::Apply));
     let Evaluated {
         mut session,
         result,
     } = evaluate(&file, &source, session, args.params, |_, _, _| {});
+    drop(progress);
     match result {
         Ok(()) => {
             session.finish(false)?;

@@ -54,21 +54,25 @@ pub fn check_run(k: &Kernel, j: &Journal) -> RunCheck {
     }
 }
 
-/// The runs `plumb status` looks at: the one named, or every run with
-/// changes in the kernel.
+/// Every run with changes in the kernel (applied, incomplete, or running):
+/// what `status` checks and `graph` draws when no run is named.
+pub fn live_runs() -> Result<Vec<Journal>> {
+    Ok(Journal::list()?
+        .into_iter()
+        .filter(|j| {
+            matches!(
+                j.status(),
+                Status::Applied | Status::Incomplete | Status::Running
+            )
+        })
+        .collect())
+}
+
 fn runs(run: Option<&str>) -> Result<Vec<Journal>> {
-    Ok(match run {
-        Some(id) => vec![Journal::load(id)?],
-        None => Journal::list()?
-            .into_iter()
-            .filter(|j| {
-                matches!(
-                    j.status(),
-                    Status::Applied | Status::Incomplete | Status::Running
-                )
-            })
-            .collect(),
-    })
+    match run {
+        Some(id) => Ok(vec![Journal::load(id)?]),
+        None => live_runs(),
+    }
 }
 
 pub fn report(run: Option<&str>) -> Result<StatusReport> {

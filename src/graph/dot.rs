@@ -77,6 +77,13 @@ pub fn render(graph: &Graph) -> String {
             if p.dashed { ",dashed" } else { "" },
             quote(p.stroke)
         );
+        if ns.links.is_empty() {
+            // Graphviz leaves out an empty cluster: a namespace with only lo still shows.
+            let _ = writeln!(
+                out,
+                "    \"cluster_{i}/empty\" [label=\"(no links)\", class=\"empty\", shape=plaintext, style=\"\"];"
+            );
+        }
         for link in &ns.links {
             let p = paint(graph, link.owner.as_deref());
             let kind_class = if link.kind.is_empty() {

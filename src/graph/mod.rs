@@ -1,6 +1,6 @@
 //! `plumb graph`: a model of the network ([`model`]: from runs' journals or
 //! from the kernel) and its renderers: Graphviz DOT, Mermaid, JSON, and SVG
-//! (plumb's own layered layout, or Graphviz's when it is installed).
+//! (plumb's own layered layout, or with `--renderer graphviz` Graphviz's).
 //! Everything a renderer needs to agree with the others (colours by owner,
 //! a link's label) is here.
 

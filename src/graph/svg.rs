@@ -1,5 +1,5 @@
 //! SVG, drawn by plumb itself (no other program needed) or by Graphviz's
-//! `dot` from the DOT text when it is installed.
+//! `dot` from the DOT text (`--renderer graphviz`, when it is installed).
 //!
 //! plumb's layout is layered twice. Namespaces are boxes in ranks: a
 //! namespace whose bridge port is one end of a veth sits above the
@@ -9,8 +9,10 @@
 //! where its links' partners sit above. Inside a box, links are in rows: a
 //! bridge above its ports, a parent above what is built on it, the way out
 //! above what is NATed through it. Edges are vertical curves between rows
-//! and ranks. Both renderings mark their parts alike (`g.cluster`,
-//! `g.node.link.KIND`, `g.edge.KIND`, each with a `<title>`).
+//! and ranks (a published port runs down a channel beside its box); labels
+//! move a line up or down off links and other labels. Both renderings mark
+//! their parts alike (`g.cluster`, `g.node.link.KIND`, `g.edge.KIND`, each
+//! with a `<title>`).
 
 use std::collections::HashMap;
 use std::fmt::Write;

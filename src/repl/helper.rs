@@ -37,6 +37,7 @@ pub const META_COMMANDS: &[&str] = &[
     ":save",
     ":load",
     ":show",
+    ":graph",
     ":quit",
 ];
 

@@ -1,7 +1,7 @@
 //! `plumb repl`: type the tutorials' steps one statement at a time. The
 //! session is a journaled run like any other; each statement is atomic (a
 //! failing one undoes what it changed), variables, functions and imports
-//! persist, and meta-commands show, undo, save and load.
+//! persist, and meta-commands show, draw, undo, save and load.
 
 mod helper;
 mod input;
@@ -18,6 +18,8 @@ use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::Editor;
 
+use crate::cli::{GraphFormat, Renderer};
+use crate::commands::graph as graph_command;
 use crate::error::{Error, Result};
 use crate::script::convert::{Link, Netns};
 use crate::script::{self, Api, Params, ScriptError, INTERRUPTED};
@@ -282,6 +284,7 @@ impl Repl {
             "save" if !arg.is_empty() => self.save(Path::new(arg)),
             "load" if !arg.is_empty() => self.load(Path::new(arg)),
             "show" => self.show(arg),
+            "graph" => self.graph(arg),
             "save" | "load" => eprintln!(":{name} needs a file name, like :{name} topology.rhai"),
             _ => eprintln!("unknown command :{name}; :help lists the commands"),
         }
@@ -300,6 +303,7 @@ impl Repl {
             println!("  :save FILE     write the statements that ran as a script");
             println!("  :load FILE     run a script into the session");
             println!("  :show [NS]     links, addresses and routes of a namespace (default: host)");
+            println!("  :graph [FILE]  draw what the session made: FILE.svg, .dot, .mmd or .json (Mermaid text without FILE)");
             println!("  :quit          leave (changes stay; Ctrl-D too)");
             let names: BTreeSet<&str> = docs.iter().map(|d| d.name.as_str()).collect();
             println!("Functions (:help NAME for one):");
@@ -444,6 +448,25 @@ impl Repl {
                 .map(|d| format!(" dev {}", name_of(d)))
                 .unwrap_or_default();
             println!("  {dest}{via}{dev}");
+        }
+    }
+
+    /// `:graph [FILE]`: what the session made, drawn as `plumb graph RUN` draws a run.
+    fn graph(&self, file: &str) {
+        let session = self.session.borrow();
+        let journal = session.journal().expect("a REPL session has a journal");
+        let graph = crate::graph::model::from_runs(&[journal]);
+        if file.is_empty() {
+            print!("{}", crate::graph::mermaid::render(&graph));
+            return;
+        }
+        let path = Path::new(file);
+        let format = graph_command::format_of(path).unwrap_or(GraphFormat::Svg);
+        let drawn = graph_command::render(&graph, format, Renderer::Builtin)
+            .and_then(|text| graph_command::write(&text, Some(path)));
+        match drawn {
+            Ok(()) => println!("drew the session's network to {file}"),
+            Err(e) => eprintln!("{e}"),
         }
     }
 

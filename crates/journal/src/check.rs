@@ -126,7 +126,7 @@ impl Op {
             }
             Op::Sysctl { ns, key, .. } => format!("sysctl {key} in {}", ns.short_name()),
             Op::Spawn { ns, argv } => {
-                format!("process `{}` in {}", argv.join(" "), ns.short_name())
+                format!("process `{}` in {}", command_text(argv), ns.short_name())
             }
             Op::Firewall { batch, .. } => format!(
                 "{} firewall rule(s) in {}{}",
@@ -361,8 +361,10 @@ impl Op {
             }
             Op::Spawn { argv, .. } => match outcome.and_then(|o| o.pid.zip(o.start_time)) {
                 Some((pid, start)) if process::start_time(pid) == Some(start) => Drift::Fine,
-                Some((pid, _)) => Drift::missing(format!("process {pid} (`{}`)", argv.join(" "))),
-                None => Drift::missing(format!("process `{}` (never started)", argv.join(" "))),
+                Some((pid, _)) => {
+                    Drift::missing(format!("process {pid} (`{}`)", command_text(argv)))
+                }
+                None => Drift::missing(format!("process `{}` (never started)", command_text(argv))),
             },
             Op::Firewall { batch, .. } => {
                 if !ns_present(&batch.ns) {
@@ -418,6 +420,19 @@ pub fn drift_of(journal: &crate::journal::Journal, k: &Kernel) -> Result<Vec<Str
         }
     }
     Ok(lines)
+}
+
+/// A command line in a few words: its first line, cut at 40 characters
+/// (a spawned `python3 -c` carries a whole program).
+fn command_text(argv: &[String]) -> String {
+    let text = argv.join(" ");
+    let first = text.lines().next().unwrap_or_default();
+    let cut: String = first.chars().take(40).collect();
+    if cut.len() < text.len() {
+        format!("{} …", cut.trim_end())
+    } else {
+        cut
+    }
 }
 
 /// `default via 10.0.0.1`, `10.244.2.0/24 via 192.168.1.2 dev eth0`.

@@ -571,6 +571,11 @@ impl Journal {
             .map_err(|e| Error::state(format!("remove {}", self.path.display()), e))
     }
 
+    /// The journal's file (a progress display reads what is appended).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
