@@ -20,20 +20,28 @@ use std::time::{Duration, Instant};
 use netlink::*;
 use workload::Layout;
 
-const USAGE: &str = "usage: floor up|down N [--per-bridge P] [--phased] [--snooping-off] \
-[--host-ipv6-off] [--one-queue] [--master-first] [--enslave-batch B] [--threads T] [--bridge-last] \
+const USAGE: &str = "usage: floor up|down N [--per-bridge P] [--phased] [--keep-snooping] \
+[--host-ipv6-off] [--one-queue] [--master-first] [--enslave-batch B] [--threads T] [--bridges-first|--bridges-last] \
 [--bridge-up]";
 
-/// How W-N is built and torn down; the defaults are the fastest found.
+/// How W-N is built and torn down. The defaults are the fastest found that
+/// leave the same end state as plumb; the variants are there to measure
+/// other constructions (bench/FLOOR.md).
 struct Options {
     layout: Layout,
     /// Build phase by phase (all namespaces, then all links, ...), to time each alone.
     phased: bool,
-    /// Multicast snooping off while the ports join, back on at the end.
+    /// Multicast snooping off while the ports join, back on at the end (the
+    /// same end state; with it on, every port joining re-arms every port's
+    /// query timers).
     snooping_off: bool,
-    /// IPv6 off on the host-side ends (the host's default while they are made).
+    /// IPv6 off on the host-side ends (the host's default while they are
+    /// made). Changes the end state: plumb leaves IPv6 on there.
     host_ipv6_off: bool,
-    /// One TX and one RX queue per veth end instead of one per CPU.
+    /// One TX and one RX queue allocated per veth end instead of one per
+    /// CPU: the kernel then need not cut the real queues down to one after
+    /// registering (a synchronize_net under RTNL per end). Same real queues
+    /// (rx-0, tx-0); `ip -d link` shows numtxqueues 1 instead of 2.
     one_queue: bool,
     /// Enslave a host end in one request and bring it up in the next
     /// (`ip link set vcI master plumb0 up` does both in one, up first).
@@ -42,10 +50,21 @@ struct Options {
     enslave_batch: usize,
     /// Threads unmounting namespaces on teardown.
     threads: usize,
-    /// Teardown: delete the bridges after unmounting the namespaces, not before.
-    bridge_last: bool,
+    /// Teardown: how the bridges (and host ends) go.
+    deletion: Deletion,
     /// Teardown: leave the bridges up while their ports go.
     bridge_up: bool,
+}
+
+#[derive(PartialEq)]
+enum Deletion {
+    /// Delete the bridges (each request removes its ports), then unmount.
+    BridgesFirst,
+    /// Unmount (the kernel's clean-up deletes the veths), then delete the bridges.
+    BridgesLast,
+    /// Put the bridges and host ends in one link group and delete the group
+    /// with one request (one batch, one RCU barrier), then unmount.
+    Group,
 }
 
 fn parse(args: &[String]) -> Option<(String, Options)> {
@@ -57,13 +76,13 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
             per_bridge: 1000,
         },
         phased: false,
-        snooping_off: false,
+        snooping_off: true,
         host_ipv6_off: false,
         one_queue: false,
         master_first: false,
         enslave_batch: 16,
         threads: 8,
-        bridge_last: false,
+        deletion: Deletion::Group,
         bridge_up: false,
     };
     let mut rest = args[2..].iter();
@@ -73,11 +92,12 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
             "--enslave-batch" => o.enslave_batch = rest.next()?.parse().ok()?,
             "--threads" => o.threads = rest.next()?.parse().ok()?,
             "--phased" => o.phased = true,
-            "--snooping-off" => o.snooping_off = true,
+            "--keep-snooping" => o.snooping_off = false,
             "--host-ipv6-off" => o.host_ipv6_off = true,
             "--one-queue" => o.one_queue = true,
             "--master-first" => o.master_first = true,
-            "--bridge-last" => o.bridge_last = true,
+            "--bridges-first" => o.deletion = Deletion::BridgesFirst,
+            "--bridges-last" => o.deletion = Deletion::BridgesLast,
             "--bridge-up" => o.bridge_up = true,
             _ => return None,
         }
@@ -101,12 +121,14 @@ fn main() {
     }
 }
 
-/// Phase timings, printed on one line at the end.
+/// Phase timings, printed on one line at the end: wall time, and the CPU
+/// time of the thread that did the phase (less disturbed by other load on
+/// the machine; time spent waiting for a lock or a grace period is not in it).
 struct Phases {
     title: String,
     start: Instant,
-    mark: Instant,
-    entries: Vec<(&'static str, Duration)>,
+    mark: (Instant, Duration),
+    entries: Vec<(&'static str, Duration, Duration)>,
 }
 
 impl Phases {
@@ -115,31 +137,43 @@ impl Phases {
         Phases {
             title,
             start: now,
-            mark: now,
+            mark: (now, thread_cpu()),
             entries: Vec::new(),
         }
     }
 
     /// Time since the previous mark, under `name`.
     fn lap(&mut self, name: &'static str) {
-        let now = Instant::now();
-        self.entries.push((name, now - self.mark));
+        let now = (Instant::now(), thread_cpu());
+        self.entries
+            .push((name, now.0 - self.mark.0, now.1 - self.mark.1));
         self.mark = now;
     }
 
-    /// A duration measured elsewhere (another thread), not a lap.
-    fn add(&mut self, name: &'static str, d: Duration) {
-        self.entries.push((name, d));
+    /// Durations measured elsewhere (another thread, or summed), not a lap.
+    fn add(&mut self, name: &'static str, wall: Duration, cpu: Duration) {
+        self.entries.push((name, wall, cpu));
     }
 
     fn print(&self) {
-        let mut line = format!("{}:", self.title);
-        for (name, d) in &self.entries {
-            line += &format!(" {name} {:.3}", d.as_secs_f64());
+        let mut line = format!("{} (wall/cpu s):", self.title);
+        for (name, wall, cpu) in &self.entries {
+            line += &format!(" {name} {:.3}/{:.3}", wall.as_secs_f64(), cpu.as_secs_f64());
         }
-        line += &format!(" | total {:.3} s", self.start.elapsed().as_secs_f64());
+        line += &format!(" | total {:.3}", self.start.elapsed().as_secs_f64());
         eprintln!("{line}");
     }
+}
+
+/// CPU time (user and system) of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn build(o: &Options) -> io::Result<()> {
@@ -164,8 +198,9 @@ fn build(o: &Options) -> io::Result<()> {
     let mut rule = (!o.phased)
         .then(|| iptables_restore(&l.masquerade_rules('A')))
         .transpose()?;
-    let mut host = Socket::open()?;
-    let bridges = make_bridges(&mut host, o)?;
+    let host = Socket::open()?;
+    let mut hb = Batch::new();
+    let bridges = make_bridges(&host, &mut hb, o)?;
     let host_ns: OwnedFd = fs::File::open("/proc/self/ns/net")?.into();
     t.lap("bridges");
 
@@ -178,7 +213,7 @@ fn build(o: &Options) -> io::Result<()> {
                 break;
             }
         }
-        start.elapsed()
+        (start.elapsed(), thread_cpu())
     });
     let next_namespace = || -> io::Result<Socket> {
         let made = namespaces
@@ -188,24 +223,27 @@ fn build(o: &Options) -> io::Result<()> {
     };
     let host_fd = host_ns.as_raw_fd() as u32;
     if o.phased {
-        let mut inside: Vec<Socket> = (0..n)
+        let inside: Vec<Socket> = (0..n)
             .map(|_| next_namespace())
             .collect::<io::Result<_>>()?;
-        t.add("namespaces(thread)", join(maker)?);
+        let (wall, cpu) = join(maker)?;
+        t.add("namespaces(thread)", wall, cpu);
         t.lap("namespaces");
-        for (i, s) in inside.iter_mut().enumerate() {
-            lo_and_veth(s, i, host_fd, o.one_queue);
-            s.commit()?;
+        let mut ib = Batch::new();
+        for (i, s) in inside.iter().enumerate() {
+            lo_and_veth(&mut ib, i, host_fd, o.one_queue);
+            ib.commit(s)?;
         }
         t.lap("links");
-        for (i, s) in inside.iter_mut().enumerate() {
-            address_and_route(s, l, i);
-            s.commit()?;
+        for (i, s) in inside.iter().enumerate() {
+            address_and_route(&mut ib, l, i);
+            ib.commit(s)?;
         }
         t.lap("addresses+routes");
         for first in (0..n).step_by(o.enslave_batch) {
             enslave(
-                &mut host,
+                &host,
+                &mut hb,
                 o,
                 &bridges,
                 first..(first + o.enslave_batch).min(n),
@@ -214,35 +252,41 @@ fn build(o: &Options) -> io::Result<()> {
         t.lap("enslave+up");
         rule = Some(iptables_restore(&l.masquerade_rules('A'))?);
     } else {
-        let (mut waiting, mut inside, mut enslaving) =
-            (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        // Wall and CPU time of: waiting for a namespace, the batch inside, enslaving.
+        let mut spent = [(Duration::ZERO, Duration::ZERO); 3];
+        let mut mark = (Instant::now(), thread_cpu());
+        let mut lap = |k: usize| {
+            let now = (Instant::now(), thread_cpu());
+            spent[k].0 += now.0 - mark.0;
+            spent[k].1 += now.1 - mark.1;
+            mark = now;
+        };
+        let mut ib = Batch::new();
         for i in 0..n {
-            let before = Instant::now();
-            let mut s = next_namespace()?;
-            let got = Instant::now();
-            lo_and_veth(&mut s, i, host_fd, o.one_queue);
-            address_and_route(&mut s, l, i);
-            s.commit()?;
-            let built = Instant::now();
+            let s = next_namespace()?;
+            lap(0);
+            lo_and_veth(&mut ib, i, host_fd, o.one_queue);
+            address_and_route(&mut ib, l, i);
+            ib.commit(&s)?;
+            lap(1);
             if (i + 1) % o.enslave_batch == 0 || i + 1 == n {
                 let first = i + 1 - ((i % o.enslave_batch) + 1);
-                enslave(&mut host, o, &bridges, first..i + 1)?;
+                enslave(&host, &mut hb, o, &bridges, first..i + 1)?;
             }
-            waiting += got - before;
-            inside += built - got;
-            enslaving += built.elapsed();
+            lap(2);
         }
-        t.add("namespaces(thread)", join(maker)?);
-        t.add("waiting-for-namespaces", waiting);
-        t.add("links+addresses+routes", inside);
-        t.add("enslave+up", enslaving);
+        let (wall, cpu) = join(maker)?;
+        t.add("namespaces(thread)", wall, cpu);
+        t.add("waiting-for-namespaces", spent[0].0, spent[0].1);
+        t.add("links+addresses+routes", spent[1].0, spent[1].1);
+        t.add("enslave+up", spent[2].0, spent[2].1);
         t.lap("containers");
     }
     if o.snooping_off {
         for name in l.bridge_names() {
-            bridge_request(&mut host, RTM_NEWLINK, 0, &name, Some(true));
+            bridge_request(&mut hb, RTM_NEWLINK, 0, &name, Some(true));
         }
-        host.commit()?;
+        hb.commit(&host)?;
         t.lap("snooping-on");
     }
     if let Some(old) = saved_ipv6_default {
@@ -256,35 +300,30 @@ fn build(o: &Options) -> io::Result<()> {
     Ok(())
 }
 
-fn join(maker: std::thread::JoinHandle<Duration>) -> io::Result<Duration> {
+fn join(maker: std::thread::JoinHandle<(Duration, Duration)>) -> io::Result<(Duration, Duration)> {
     maker
         .join()
         .map_err(|_| io::Error::other("the namespace thread panicked"))
 }
 
 /// The bridges with their gateway addresses, up; returns their indexes.
-fn make_bridges(host: &mut Socket, o: &Options) -> io::Result<Vec<u32>> {
+fn make_bridges(host: &Socket, b: &mut Batch, o: &Options) -> io::Result<Vec<u32>> {
     let names = o.layout.bridge_names();
     for name in &names {
-        bridge_request(
-            host,
-            RTM_NEWLINK,
-            NLM_F_CREATE | NLM_F_EXCL,
-            name,
-            o.snooping_off.then_some(false),
-        );
+        let snooping = o.snooping_off.then_some(false);
+        bridge_request(b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, name, snooping);
     }
-    host.commit()?;
+    b.commit(host)?;
     let mut indexes = vec![0u32; names.len()];
-    host.request(RTM_GETLINK, NLM_F_DUMP, &ifinfomsg(0, 0, 0));
-    host.dump_links(|_, index, name| {
+    b.request(RTM_GETLINK, NLM_F_DUMP, &ifinfomsg(0, 0, 0));
+    b.dump_links(host, |_, index, name| {
         if let Some(k) = names.iter().position(|b| b == name) {
             indexes[k] = index as u32;
         }
     })?;
     for (k, &index) in indexes.iter().enumerate() {
         let gateway = o.layout.gateway(k);
-        host.request(
+        b.request(
             RTM_NEWADDR,
             NLM_F_CREATE | NLM_F_EXCL,
             &ifaddrmsg_v4(16, index),
@@ -293,69 +332,70 @@ fn make_bridges(host: &mut Socket, o: &Options) -> io::Result<Vec<u32>> {
         .attr(IFA_ADDRESS, &gateway)
         .attr(IFA_BROADCAST, &o.layout.broadcast(k));
     }
-    host.commit()?;
+    b.commit(host)?;
     Ok(indexes)
 }
 
 /// Create (`kind` RTM_NEWLINK with CREATE) or change a bridge, up, optionally
 /// setting multicast snooping.
-fn bridge_request(host: &mut Socket, kind: u16, flags: u16, name: &str, snooping: Option<bool>) {
-    host.request(kind, flags, &ifinfomsg(0, IFF_UP, IFF_UP))
+fn bridge_request(b: &mut Batch, kind: u16, flags: u16, name: &str, snooping: Option<bool>) {
+    b.request(kind, flags, &ifinfomsg(0, IFF_UP, IFF_UP))
         .attr_str(IFLA_IFNAME, name);
-    let info = host.nest(IFLA_LINKINFO);
-    host.attr_str(IFLA_INFO_KIND, "bridge");
+    let info = b.nest(IFLA_LINKINFO);
+    b.attr_str(IFLA_INFO_KIND, "bridge");
     if let Some(on) = snooping {
-        let data = host.nest(IFLA_INFO_DATA);
-        host.attr(IFLA_BR_MCAST_SNOOPING, &[on as u8]);
-        host.nest_end(data);
+        let data = b.nest(IFLA_INFO_DATA);
+        b.attr(IFLA_BR_MCAST_SNOOPING, &[on as u8]);
+        b.nest_end(data);
     }
-    host.nest_end(info);
+    b.nest_end(info);
 }
 
 /// Inside container `i`: lo up, and eth0 created up with its peer vcI in the host.
-fn lo_and_veth(s: &mut Socket, i: usize, host_fd: u32, one_queue: bool) {
-    s.request(RTM_NEWLINK, 0, &ifinfomsg(1, IFF_UP, IFF_UP));
+fn lo_and_veth(b: &mut Batch, i: usize, host_fd: u32, one_queue: bool) {
+    b.request(RTM_NEWLINK, 0, &ifinfomsg(1, IFF_UP, IFF_UP));
     // A fresh namespace holds only lo (index 1): eth0 gets index 2, asked for
     // explicitly so the address below can name it without a lookup.
-    s.request(
+    b.request(
         RTM_NEWLINK,
         NLM_F_CREATE | NLM_F_EXCL,
         &ifinfomsg(2, IFF_UP, IFF_UP),
     )
     .attr_str(IFLA_IFNAME, "eth0");
     if one_queue {
-        s.attr_u32(IFLA_NUM_TX_QUEUES, 1)
+        b.attr_u32(IFLA_NUM_TX_QUEUES, 1)
             .attr_u32(IFLA_NUM_RX_QUEUES, 1);
     }
-    let info = s.nest(IFLA_LINKINFO);
-    s.attr_str(IFLA_INFO_KIND, "veth");
-    let data = s.nest(IFLA_INFO_DATA);
-    let peer = s.nest(VETH_INFO_PEER);
-    s.raw(&ifinfomsg(0, 0, 0))
+    let info = b.nest(IFLA_LINKINFO);
+    b.attr_str(IFLA_INFO_KIND, "veth");
+    let data = b.nest(IFLA_INFO_DATA);
+    let peer = b.nest(VETH_INFO_PEER);
+    b.raw(&ifinfomsg(0, 0, 0))
         .attr_str(IFLA_IFNAME, &format!("vc{i}"))
         .attr_u32(IFLA_NET_NS_FD, host_fd);
     if one_queue {
-        s.attr_u32(IFLA_NUM_TX_QUEUES, 1)
+        b.attr_u32(IFLA_NUM_TX_QUEUES, 1)
             .attr_u32(IFLA_NUM_RX_QUEUES, 1);
     }
-    s.nest_end(peer).nest_end(data).nest_end(info);
+    b.nest_end(peer).nest_end(data).nest_end(info);
 }
 
 /// Inside container `i`: eth0's address and the default route via its bridge.
-fn address_and_route(s: &mut Socket, l: &Layout, i: usize) {
+fn address_and_route(b: &mut Batch, l: &Layout, i: usize) {
     let ip = l.container_ip(i);
     let k = l.bridge_of(i);
-    s.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifaddrmsg_v4(16, 2))
+    b.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifaddrmsg_v4(16, 2))
         .attr(IFA_LOCAL, &ip)
         .attr(IFA_ADDRESS, &ip)
         .attr(IFA_BROADCAST, &l.broadcast(k));
-    s.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rtmsg_v4(0))
+    b.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rtmsg_v4(0))
         .attr(RTA_GATEWAY, &l.gateway(k));
 }
 
 /// Host ends `range` onto their bridges and up, in one round trip.
 fn enslave(
-    host: &mut Socket,
+    host: &Socket,
+    b: &mut Batch,
     o: &Options,
     bridges: &[u32],
     range: std::ops::Range<usize>,
@@ -364,47 +404,59 @@ fn enslave(
         let name = format!("vc{i}");
         let master = bridges[o.layout.bridge_of(i)];
         if o.master_first {
-            host.request(RTM_SETLINK, 0, &ifinfomsg(0, 0, 0))
+            b.request(RTM_SETLINK, 0, &ifinfomsg(0, 0, 0))
                 .attr_str(IFLA_IFNAME, &name)
                 .attr_u32(IFLA_MASTER, master);
-            host.request(RTM_SETLINK, 0, &ifinfomsg(0, IFF_UP, IFF_UP))
+            b.request(RTM_SETLINK, 0, &ifinfomsg(0, IFF_UP, IFF_UP))
                 .attr_str(IFLA_IFNAME, &name);
         } else {
-            host.request(RTM_SETLINK, 0, &ifinfomsg(0, IFF_UP, IFF_UP))
+            b.request(RTM_SETLINK, 0, &ifinfomsg(0, IFF_UP, IFF_UP))
                 .attr_str(IFLA_IFNAME, &name)
                 .attr_u32(IFLA_MASTER, master);
         }
     }
-    host.commit()
+    b.commit(host)
 }
 
 fn teardown(o: &Options) -> io::Result<()> {
     let l = &o.layout;
     let mut t = Phases::new(format!("floor down W{}", l.n));
     // Subscribe first: every host end's and bridge's deletion is then seen.
-    let mut watch = Socket::open()?;
+    let watch = Socket::open()?;
     watch.subscribe(libc::RTMGRP_LINK as u32, 256 << 20)?;
     let rule = iptables_restore(&l.masquerade_rules('D'))?;
-    let mut host = Socket::open()?;
+    let host = Socket::open()?;
+    let mut b = Batch::new();
     if !o.bridge_up {
         for name in l.bridge_names() {
-            host.request(RTM_SETLINK, 0, &ifinfomsg(0, 0, IFF_UP))
+            b.request(RTM_SETLINK, 0, &ifinfomsg(0, 0, IFF_UP))
                 .attr_str(IFLA_IFNAME, &name);
         }
-        host.commit()?;
+        b.commit(&host)?;
         t.lap("bridges-down");
     }
-    if !o.bridge_last {
-        delete_bridges(&mut host, l)?;
-        t.lap("bridges-deleted");
+    match o.deletion {
+        Deletion::BridgesFirst => {
+            delete_bridges(&host, &mut b, l)?;
+            t.lap("bridges-deleted");
+        }
+        Deletion::Group => {
+            join_teardown_group(&host, &mut b, o)?;
+            t.lap("group-joined");
+            b.request(RTM_DELLINK, 0, &ifinfomsg(0, 0, 0))
+                .attr_u32(IFLA_GROUP, TEARDOWN_GROUP);
+            b.commit(&host)?;
+            t.lap("group-deleted");
+        }
+        Deletion::BridgesLast => {}
     }
     workload::unmount_namespaces(l.n, o.threads)?;
     t.lap("unmount");
-    if o.bridge_last {
-        delete_bridges(&mut host, l)?;
+    if o.deletion == Deletion::BridgesLast {
+        delete_bridges(&host, &mut b, l)?;
         t.lap("bridges-deleted");
     }
-    wait_for_links_gone(&mut watch, l)?;
+    wait_for_links_gone(&watch, &mut b, l)?;
     t.lap("kernel-cleanup");
     wait_ok(rule, "iptables-restore")?;
     t.lap("rule");
@@ -412,20 +464,38 @@ fn teardown(o: &Options) -> io::Result<()> {
     Ok(())
 }
 
-fn delete_bridges(host: &mut Socket, l: &Layout) -> io::Result<()> {
+fn delete_bridges(host: &Socket, b: &mut Batch, l: &Layout) -> io::Result<()> {
     for name in l.bridge_names() {
-        host.request(RTM_DELLINK, 0, &ifinfomsg(0, 0, 0))
+        b.request(RTM_DELLINK, 0, &ifinfomsg(0, 0, 0))
             .attr_str(IFLA_IFNAME, &name);
     }
-    host.commit()
+    b.commit(host)
+}
+
+/// A link group no other link in the sandbox is in.
+const TEARDOWN_GROUP: u32 = 88;
+
+/// Put the bridges and host ends in [`TEARDOWN_GROUP`], 256 to a round trip.
+fn join_teardown_group(host: &Socket, b: &mut Batch, o: &Options) -> io::Result<()> {
+    let names = o.layout.bridge_names().into_iter();
+    let ends = (0..o.layout.n).map(|i| format!("vc{i}"));
+    for (k, name) in names.chain(ends).enumerate() {
+        b.request(RTM_SETLINK, 0, &ifinfomsg(0, 0, 0))
+            .attr_str(IFLA_IFNAME, &name)
+            .attr_u32(IFLA_GROUP, TEARDOWN_GROUP);
+        if k % 256 == 255 {
+            b.commit(host)?;
+        }
+    }
+    b.commit(host)
 }
 
 /// Until the kernel has deleted every host end and bridge: counts their
 /// deletion notices, or, if notices were lost (ENOBUFS), polls the link list.
-fn wait_for_links_gone(watch: &mut Socket, l: &Layout) -> io::Result<()> {
+fn wait_for_links_gone(watch: &Socket, b: &mut Batch, l: &Layout) -> io::Result<()> {
     let ours = |name: &str| name.starts_with("vc") || name.starts_with("plumb");
     let mut left = l.n + l.bridges();
-    let watched = watch.watch_links(|kind, _, name| {
+    let watched = b.watch_links(watch, |kind, _, name| {
         if kind == RTM_DELLINK && ours(name) {
             left -= 1;
         }
@@ -434,11 +504,11 @@ fn wait_for_links_gone(watch: &mut Socket, l: &Layout) -> io::Result<()> {
     match watched {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-            let mut poll = Socket::open()?;
+            let poll = Socket::open()?;
             loop {
                 let mut present = 0;
-                poll.request(RTM_GETLINK, NLM_F_DUMP, &ifinfomsg(0, 0, 0));
-                poll.dump_links(|_, _, name| present += ours(name) as usize)?;
+                b.request(RTM_GETLINK, NLM_F_DUMP, &ifinfomsg(0, 0, 0));
+                b.dump_links(&poll, |_, _, name| present += ours(name) as usize)?;
                 if present == 0 {
                     return Ok(());
                 }

@@ -23,6 +23,7 @@ pub const NLM_F_CREATE: u16 = 0x400;
 pub const IFLA_IFNAME: u16 = 3;
 pub const IFLA_MASTER: u16 = 10;
 pub const IFLA_LINKINFO: u16 = 18;
+pub const IFLA_GROUP: u16 = 27;
 pub const IFLA_NET_NS_FD: u16 = 28;
 pub const IFLA_NUM_TX_QUEUES: u16 = 31;
 pub const IFLA_NUM_RX_QUEUES: u16 = 32;
@@ -75,12 +76,6 @@ pub fn rtmsg_v4(dst_len: u8) -> [u8; 12] {
 /// A NETLINK_ROUTE socket, bound to the namespace of the thread that opened it.
 pub struct Socket {
     fd: OwnedFd,
-    out: Vec<u8>,
-    inbox: Vec<u8>,
-    seq: u32,
-    /// Offset of the message being written, and of the last one.
-    open: Option<usize>,
-    last: Option<usize>,
 }
 
 impl Socket {
@@ -101,14 +96,7 @@ impl Socket {
     }
 
     pub fn from_fd(fd: OwnedFd) -> Socket {
-        Socket {
-            fd,
-            out: Vec::with_capacity(8192),
-            inbox: vec![0; 1 << 16],
-            seq: 0,
-            open: None,
-            last: None,
-        }
+        Socket { fd }
     }
 
     pub fn into_fd(self) -> OwnedFd {
@@ -148,6 +136,29 @@ impl Socket {
             }
         }
         Ok(())
+    }
+}
+
+/// Requests queued for one send, and the buffer their answers arrive in;
+/// reused for every socket, so a socket costs no allocation.
+pub struct Batch {
+    out: Vec<u8>,
+    inbox: Vec<u8>,
+    seq: u32,
+    /// Offset of the message being written, and of the last one.
+    open: Option<usize>,
+    last: Option<usize>,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch {
+            out: Vec::with_capacity(16 << 10),
+            inbox: vec![0; 32 << 10],
+            seq: 0,
+            open: None,
+            last: None,
+        }
     }
 
     /// Start a request: header and fixed part; attributes follow.
@@ -223,20 +234,20 @@ impl Socket {
 
     /// Send every queued request in one write; the last one is acknowledged.
     /// Fails with the first error the kernel reports.
-    pub fn commit(&mut self) -> io::Result<()> {
+    pub fn commit(&mut self, socket: &Socket) -> io::Result<()> {
         self.end_message();
         let Some(last) = self.last.take() else {
             return Ok(());
         };
         let flags = u16::from_ne_bytes([self.out[last + 6], self.out[last + 7]]) | NLM_F_ACK;
         self.out[last + 6..last + 8].copy_from_slice(&flags.to_ne_bytes());
-        let result = self.send_queued();
+        let result = self.send_queued(socket);
         self.out.clear();
         result?;
         let last_seq = self.seq;
         let mut failure = None;
         loop {
-            let len = self.receive()?;
+            let len = self.receive(socket)?;
             let mut at = 0;
             while at + HEADER_LEN <= len {
                 let (msg_len, kind, seq) = self.header_at(at);
@@ -254,11 +265,11 @@ impl Socket {
         }
     }
 
-    fn send_queued(&self) -> io::Result<()> {
+    fn send_queued(&self, socket: &Socket) -> io::Result<()> {
         // SAFETY: sending an initialised buffer on our own socket (to the kernel: no address).
         let sent = unsafe {
             libc::send(
-                self.raw_fd(),
+                socket.raw_fd(),
                 self.out.as_ptr() as *const libc::c_void,
                 self.out.len(),
                 0,
@@ -270,11 +281,11 @@ impl Socket {
         Ok(())
     }
 
-    fn receive(&mut self) -> io::Result<usize> {
+    fn receive(&mut self, socket: &Socket) -> io::Result<usize> {
         // SAFETY: receiving into our own buffer of the given length.
         let len = unsafe {
             libc::recv(
-                self.raw_fd(),
+                socket.raw_fd(),
                 self.inbox.as_mut_ptr() as *mut libc::c_void,
                 self.inbox.len(),
                 0,
@@ -297,14 +308,18 @@ impl Socket {
 
     /// Send the queued dump request and hand every link message of the
     /// answer (type, index, name) to `each`.
-    pub fn dump_links(&mut self, mut each: impl FnMut(u16, i32, &str)) -> io::Result<()> {
+    pub fn dump_links(
+        &mut self,
+        socket: &Socket,
+        mut each: impl FnMut(u16, i32, &str),
+    ) -> io::Result<()> {
         self.end_message();
         self.last = None;
-        let result = self.send_queued();
+        let result = self.send_queued(socket);
         self.out.clear();
         result?;
         loop {
-            let len = self.receive()?;
+            let len = self.receive(socket)?;
             if self.links_in(len, &mut each)? {
                 return Ok(());
             }
@@ -313,10 +328,14 @@ impl Socket {
 
     /// Wait for link notifications (after [`Socket::subscribe`]) and hand each
     /// to `each`; returns when `each` says it has seen enough.
-    pub fn watch_links(&mut self, mut each: impl FnMut(u16, i32, &str) -> bool) -> io::Result<()> {
+    pub fn watch_links(
+        &mut self,
+        socket: &Socket,
+        mut each: impl FnMut(u16, i32, &str) -> bool,
+    ) -> io::Result<()> {
         let mut done = false;
         while !done {
-            let len = self.receive()?;
+            let len = self.receive(socket)?;
             self.links_in(len, &mut |kind, index, name| {
                 done |= each(kind, index, name)
             })?;
