@@ -14,7 +14,7 @@
 # Usage: bench/containers.sh [ROUNDS] [N...]   (root; default 3 rounds, N = 100 500)
 # Environment: TOOLS (default "plumb floor shell batch netavark"), PER_BRIDGE
 # (default 1000), SLOW_MAX (default 1000: shell and netavark only up to this N),
-# SETTLE (seconds between rounds for the kernel's clean-up, default 5).
+# SETTLE (seconds of quiet after the kernel has freed a round's namespaces, default 2).
 set -euo pipefail
 rounds=${1:-3}
 shift || true
@@ -23,7 +23,7 @@ sizes=("${@:-100}")
 read -ra tools <<<"${TOOLS:-plumb floor shell batch netavark}"
 per_bridge=${PER_BRIDGE:-1000}
 slow_max=${SLOW_MAX:-1000}
-settle=${SETTLE:-5}
+settle=${SETTLE:-2}
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 cargo build --release --quiet --manifest-path bench/floor/Cargo.toml
@@ -185,6 +185,19 @@ one_round() {
     echo "$(python3 -c "print($t1 - $t0, $t3 - $t2)") $extra"
 }
 
+# The kernel frees a sandbox's namespaces in the background after its
+# teardown; the next round starts once it has (net_namespace objects back to
+# where they were, give or take other users of the machine) and SETTLE more
+# seconds have passed, so one round's clean-up does not slow the next.
+netns_objects() { awk '$1 == "net_namespace" {print $2}' /proc/slabinfo; }
+settle_after() {
+    for ((w = 0; w < 1200; w++)); do
+        [ "$(netns_objects)" -gt $(($1 + 10)) ] || break
+        sleep 0.1
+    done
+    sleep "$settle"
+}
+
 results="$work/results"
 for n in "${sizes[@]}"; do
     for tool in shell batch netavark; do
@@ -194,14 +207,13 @@ for n in "${sizes[@]}"; do
     for ((r = 1; r <= rounds; r++)); do
         for tool in "${tools[@]}"; do
             case $tool in shell | netavark) [ "$n" -le "$slow_max" ] || continue ;; esac
-            # The kernel frees the previous sandbox's namespaces in the
-            # background; let it finish so it does not slow the next build.
-            sleep "$settle"
+            before=$(netns_objects)
             t=$(PLUMB=$plumb FLOOR=$floor WORK=$work PER_BRIDGE=$per_bridge "$plumb" sandbox -- \
                 bash -c "per_bridge=$per_bridge; $(declare -f bridges octet container_ip one_round); one_round $tool $n")
             echo "$tool $n $t" >>"$results"
             echo "round $r: $tool W$n build/teardown $t" >&2
             [ "$tool" != floor ] || tail -n 2 "$work/phases" >&2
+            settle_after "$before"
         done
     done
 done

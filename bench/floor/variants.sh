@@ -5,7 +5,8 @@
 #   bench/floor/variants.sh 3 1000 base=/ nosnoop=--snooping-off/ split="--per-bridge 250/--per-bridge 250"
 # Prints each round's phase timings and, per variant, the median build and
 # teardown (wall time of `floor up` and of `floor down` until no link is left).
-# Usage: bench/floor/variants.sh ROUNDS N VARIANT...   (root; SETTLE seconds between rounds, default 4)
+# Usage: bench/floor/variants.sh ROUNDS N VARIANT...   (root; SETTLE: seconds of
+# quiet after the kernel has freed a round's namespaces, default 2)
 set -euo pipefail
 rounds=$1 n=$2
 shift 2
@@ -32,13 +33,24 @@ one_round() {
     python3 -c "print($t1 - $t0, $t3 - $t2)"
 }
 
+# As in bench/containers.sh: wait for the kernel to free a round's namespaces.
+netns_objects() { awk '$1 == "net_namespace" {print $2}' /proc/slabinfo; }
+settle_after() {
+    for ((w = 0; w < 1200; w++)); do
+        [ "$(netns_objects)" -gt $(($1 + 10)) ] || break
+        sleep 0.1
+    done
+    sleep "${SETTLE:-2}"
+}
+
 for ((r = 1; r <= rounds; r++)); do
     for v in "$@"; do
         label=${v%%=*} flags=${v#*=}
-        sleep "${SETTLE:-4}"
+        before=$(netns_objects)
         t=$(FLOOR=$floor "$plumb" sandbox -- bash -c "$(declare -f one_round); one_round $n '${flags%%/*}' '${flags#*/}'")
         echo "$label $t" >>"$results"
         echo "round $r $label: $t" >&2
+        settle_after "$before"
     done
 done
 python3 - "$results" "$n" <<'PY'

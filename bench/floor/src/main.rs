@@ -21,7 +21,7 @@ use netlink::*;
 use workload::Layout;
 
 const USAGE: &str = "usage: floor up|down N [--per-bridge P] [--phased] [--keep-snooping] \
-[--host-ipv6-off] [--one-queue] [--master-first] [--enslave-batch B] [--threads T] [--bridges-first|--bridges-last] \
+[--host-ipv6-off] [--container-ipv6-on] [--one-queue] [--group-at-build] [--master-first] [--enslave-batch B] [--threads T] [--bridges-first|--bridges-last] \
 [--bridge-up]";
 
 /// How W-N is built and torn down. The defaults are the fastest found that
@@ -38,11 +38,18 @@ struct Options {
     /// IPv6 off on the host-side ends (the host's default while they are
     /// made). Changes the end state: plumb leaves IPv6 on there.
     host_ipv6_off: bool,
+    /// Leave IPv6 on in the containers (no /proc/sys write per namespace).
+    /// Changes the end state: plumb turns it off there.
+    container_ipv6_on: bool,
     /// One TX and one RX queue allocated per veth end instead of one per
     /// CPU: the kernel then need not cut the real queues down to one after
     /// registering (a synchronize_net under RTNL per end). Same real queues
     /// (rx-0, tx-0); `ip -d link` shows numtxqueues 1 instead of 2.
     one_queue: bool,
+    /// Build: put the bridges and host ends in the teardown's link group when
+    /// they are made; teardown: they are there already. Changes the end state
+    /// (`ip link` shows `group 88`).
+    group_at_build: bool,
     /// Enslave a host end in one request and bring it up in the next
     /// (`ip link set vcI master plumb0 up` does both in one, up first).
     master_first: bool,
@@ -63,7 +70,7 @@ enum Deletion {
     /// Unmount (the kernel's clean-up deletes the veths), then delete the bridges.
     BridgesLast,
     /// Put the bridges and host ends in one link group and delete the group
-    /// with one request (one batch, one RCU barrier), then unmount.
+    /// with one request (one batch, one RCU barrier), unmounting meanwhile.
     Group,
 }
 
@@ -78,7 +85,9 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
         phased: false,
         snooping_off: true,
         host_ipv6_off: false,
+        container_ipv6_on: false,
         one_queue: false,
+        group_at_build: false,
         master_first: false,
         enslave_batch: 16,
         threads: 8,
@@ -94,7 +103,9 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
             "--phased" => o.phased = true,
             "--keep-snooping" => o.snooping_off = false,
             "--host-ipv6-off" => o.host_ipv6_off = true,
+            "--container-ipv6-on" => o.container_ipv6_on = true,
             "--one-queue" => o.one_queue = true,
+            "--group-at-build" => o.group_at_build = true,
             "--master-first" => o.master_first = true,
             "--bridges-first" => o.deletion = Deletion::BridgesFirst,
             "--bridges-last" => o.deletion = Deletion::BridgesLast,
@@ -206,10 +217,11 @@ fn build(o: &Options) -> io::Result<()> {
 
     let (tx, namespaces) = sync_channel::<io::Result<OwnedFd>>(64);
     let n = l.n;
+    let ipv6_off = !o.container_ipv6_on;
     let maker = std::thread::spawn(move || {
         let start = Instant::now();
         for i in 0..n {
-            if tx.send(workload::make_namespace(i)).is_err() {
+            if tx.send(workload::make_namespace(i, ipv6_off)).is_err() {
                 break;
             }
         }
@@ -231,7 +243,7 @@ fn build(o: &Options) -> io::Result<()> {
         t.lap("namespaces");
         let mut ib = Batch::new();
         for (i, s) in inside.iter().enumerate() {
-            lo_and_veth(&mut ib, i, host_fd, o.one_queue);
+            lo_and_veth(&mut ib, i, host_fd, o);
             ib.commit(s)?;
         }
         t.lap("links");
@@ -265,7 +277,7 @@ fn build(o: &Options) -> io::Result<()> {
         for i in 0..n {
             let s = next_namespace()?;
             lap(0);
-            lo_and_veth(&mut ib, i, host_fd, o.one_queue);
+            lo_and_veth(&mut ib, i, host_fd, o);
             address_and_route(&mut ib, l, i);
             ib.commit(&s)?;
             lap(1);
@@ -312,6 +324,9 @@ fn make_bridges(host: &Socket, b: &mut Batch, o: &Options) -> io::Result<Vec<u32
     for name in &names {
         let snooping = o.snooping_off.then_some(false);
         bridge_request(b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, name, snooping);
+        if o.group_at_build {
+            b.attr_u32(IFLA_GROUP, TEARDOWN_GROUP);
+        }
     }
     b.commit(host)?;
     let mut indexes = vec![0u32; names.len()];
@@ -352,7 +367,7 @@ fn bridge_request(b: &mut Batch, kind: u16, flags: u16, name: &str, snooping: Op
 }
 
 /// Inside container `i`: lo up, and eth0 created up with its peer vcI in the host.
-fn lo_and_veth(b: &mut Batch, i: usize, host_fd: u32, one_queue: bool) {
+fn lo_and_veth(b: &mut Batch, i: usize, host_fd: u32, o: &Options) {
     b.request(RTM_NEWLINK, 0, &ifinfomsg(1, IFF_UP, IFF_UP));
     // A fresh namespace holds only lo (index 1): eth0 gets index 2, asked for
     // explicitly so the address below can name it without a lookup.
@@ -362,7 +377,7 @@ fn lo_and_veth(b: &mut Batch, i: usize, host_fd: u32, one_queue: bool) {
         &ifinfomsg(2, IFF_UP, IFF_UP),
     )
     .attr_str(IFLA_IFNAME, "eth0");
-    if one_queue {
+    if o.one_queue {
         b.attr_u32(IFLA_NUM_TX_QUEUES, 1)
             .attr_u32(IFLA_NUM_RX_QUEUES, 1);
     }
@@ -373,9 +388,12 @@ fn lo_and_veth(b: &mut Batch, i: usize, host_fd: u32, one_queue: bool) {
     b.raw(&ifinfomsg(0, 0, 0))
         .attr_str(IFLA_IFNAME, &format!("vc{i}"))
         .attr_u32(IFLA_NET_NS_FD, host_fd);
-    if one_queue {
+    if o.one_queue {
         b.attr_u32(IFLA_NUM_TX_QUEUES, 1)
             .attr_u32(IFLA_NUM_RX_QUEUES, 1);
+    }
+    if o.group_at_build {
+        b.attr_u32(IFLA_GROUP, TEARDOWN_GROUP);
     }
     b.nest_end(peer).nest_end(data).nest_end(info);
 }
@@ -439,22 +457,35 @@ fn teardown(o: &Options) -> io::Result<()> {
         Deletion::BridgesFirst => {
             delete_bridges(&host, &mut b, l)?;
             t.lap("bridges-deleted");
+            workload::unmount_namespaces(l.n, o.threads)?;
+            t.lap("unmount");
         }
-        Deletion::Group => {
-            join_teardown_group(&host, &mut b, o)?;
-            t.lap("group-joined");
+        Deletion::BridgesLast => {
+            workload::unmount_namespaces(l.n, o.threads)?;
+            t.lap("unmount");
+            delete_bridges(&host, &mut b, l)?;
+            t.lap("bridges-deleted");
+        }
+        Deletion::Group => std::thread::scope(|s| {
+            // Unmounting waits on RCU and the mount lock, the group's
+            // deletion on RTNL: they overlap.
+            let unmounting = s.spawn(|| {
+                let start = Instant::now();
+                workload::unmount_namespaces(l.n, o.threads).map(|()| start.elapsed())
+            });
+            if !o.group_at_build {
+                join_teardown_group(&host, &mut b, o)?;
+                t.lap("group-joined");
+            }
             b.request(RTM_DELLINK, 0, &ifinfomsg(0, 0, 0))
                 .attr_u32(IFLA_GROUP, TEARDOWN_GROUP);
             b.commit(&host)?;
             t.lap("group-deleted");
-        }
-        Deletion::BridgesLast => {}
-    }
-    workload::unmount_namespaces(l.n, o.threads)?;
-    t.lap("unmount");
-    if o.deletion == Deletion::BridgesLast {
-        delete_bridges(&host, &mut b, l)?;
-        t.lap("bridges-deleted");
+            let unmounted = unmounting.join().expect("unmount thread panicked")?;
+            t.add("unmount(threads)", unmounted, Duration::ZERO);
+            t.lap("waiting-for-unmount");
+            io::Result::Ok(())
+        })?,
     }
     wait_for_links_gone(&watch, &mut b, l)?;
     t.lap("kernel-cleanup");

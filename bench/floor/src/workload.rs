@@ -101,15 +101,17 @@ fn mount(source: Option<&str>, target: &str, flags: libc::c_ulong) -> io::Result
 }
 
 /// `ip netns add cI` on the calling thread (which stays in the new
-/// namespace), with IPv6 off for new interfaces as plumb does; returns a
-/// netlink socket opened inside.
-pub fn make_namespace(i: usize) -> io::Result<OwnedFd> {
+/// namespace), with IPv6 off for new interfaces if asked (plumb's default);
+/// returns a netlink socket opened inside.
+pub fn make_namespace(i: usize, ipv6_off: bool) -> io::Result<OwnedFd> {
     // SAFETY: unshare only moves this thread to a new network namespace.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    // /proc/sys/net shows the namespace of the thread that opens it.
-    fs::write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
+    if ipv6_off {
+        // /proc/sys/net shows the namespace of the thread that opens it.
+        fs::write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
+    }
     let socket = Socket::open()?.into_fd();
     let path = format!("{NETNS_DIR}/c{i}");
     fs::OpenOptions::new()
