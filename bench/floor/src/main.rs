@@ -279,7 +279,8 @@ fn build(o: &Options) -> io::Result<()> {
             lap(0);
             lo_and_veth(&mut ib, i, host_fd, o);
             address_and_route(&mut ib, l, i);
-            ib.commit(&s)?;
+            ib.commit(&s)
+                .map_err(|e| context(e, format!("container c{i}")))?;
             lap(1);
             if (i + 1) % o.enslave_batch == 0 || i + 1 == n {
                 let first = i + 1 - ((i % o.enslave_batch) + 1);
@@ -410,6 +411,10 @@ fn address_and_route(b: &mut Batch, l: &Layout, i: usize) {
         .attr(RTA_GATEWAY, &l.gateway(k));
 }
 
+fn context(e: io::Error, what: String) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
 /// Host ends `range` onto their bridges and up, in one round trip.
 fn enslave(
     host: &Socket,
@@ -418,6 +423,7 @@ fn enslave(
     bridges: &[u32],
     range: std::ops::Range<usize>,
 ) -> io::Result<()> {
+    let what = format!("enslave vc{}..vc{}", range.start, range.end - 1);
     for i in range {
         let name = format!("vc{i}");
         let master = bridges[o.layout.bridge_of(i)];
@@ -433,7 +439,7 @@ fn enslave(
                 .attr_u32(IFLA_MASTER, master);
         }
     }
-    b.commit(host)
+    b.commit(host).map_err(|e| context(e, what))
 }
 
 fn teardown(o: &Options) -> io::Result<()> {
@@ -467,19 +473,22 @@ fn teardown(o: &Options) -> io::Result<()> {
             t.lap("bridges-deleted");
         }
         Deletion::Group => std::thread::scope(|s| {
-            // Unmounting waits on RCU and the mount lock, the group's
-            // deletion on RTNL: they overlap.
-            let unmounting = s.spawn(|| {
-                let start = Instant::now();
-                workload::unmount_namespaces(l.n, o.threads).map(|()| start.elapsed())
-            });
             if !o.group_at_build {
                 join_teardown_group(&host, &mut b, o)?;
                 t.lap("group-joined");
             }
+            // Unmounting waits on RCU and the mount lock, the group's
+            // deletion on RTNL: they overlap. (Not before the group is
+            // complete: the kernel's clean-up of an unmounted namespace
+            // deletes its veth pair.)
+            let unmounting = s.spawn(|| {
+                let start = Instant::now();
+                workload::unmount_namespaces(l.n, o.threads).map(|()| start.elapsed())
+            });
             b.request(RTM_DELLINK, 0, &ifinfomsg(0, 0, 0))
                 .attr_u32(IFLA_GROUP, TEARDOWN_GROUP);
-            b.commit(&host)?;
+            b.commit(&host)
+                .map_err(|e| context(e, "delete the link group".into()))?;
             t.lap("group-deleted");
             let unmounted = unmounting.join().expect("unmount thread panicked")?;
             t.add("unmount(threads)", unmounted, Duration::ZERO);
@@ -515,10 +524,12 @@ fn join_teardown_group(host: &Socket, b: &mut Batch, o: &Options) -> io::Result<
             .attr_str(IFLA_IFNAME, &name)
             .attr_u32(IFLA_GROUP, TEARDOWN_GROUP);
         if k % 256 == 255 {
-            b.commit(host)?;
+            b.commit(host)
+                .map_err(|e| context(e, format!("join the link group up to {name}")))?;
         }
     }
     b.commit(host)
+        .map_err(|e| context(e, "join the link group".into()))
 }
 
 /// Until the kernel has deleted every host end and bridge: counts their

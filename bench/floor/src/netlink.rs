@@ -145,6 +145,8 @@ pub struct Batch {
     out: Vec<u8>,
     inbox: Vec<u8>,
     seq: u32,
+    /// Sequence number of the batch's first request.
+    first_seq: u32,
     /// Offset of the message being written, and of the last one.
     open: Option<usize>,
     last: Option<usize>,
@@ -156,6 +158,7 @@ impl Batch {
             out: Vec::with_capacity(16 << 10),
             inbox: vec![0; 32 << 10],
             seq: 0,
+            first_seq: 1,
             open: None,
             last: None,
         }
@@ -165,6 +168,9 @@ impl Batch {
     pub fn request(&mut self, kind: u16, flags: u16, fixed: &[u8]) -> &mut Self {
         self.end_message();
         self.seq += 1;
+        if self.out.is_empty() {
+            self.first_seq = self.seq;
+        }
         let start = self.out.len();
         self.out.extend_from_slice(&0u32.to_ne_bytes());
         self.out.extend_from_slice(&kind.to_ne_bytes());
@@ -254,7 +260,17 @@ impl Batch {
                 if kind == NLMSG_ERROR {
                     let code = i32::from_ne_bytes(self.inbox[at + 16..at + 20].try_into().unwrap());
                     if code != 0 && failure.is_none() {
-                        failure = Some(io::Error::from_raw_os_error(-code));
+                        // The error carries the failed request's header.
+                        let request =
+                            u16::from_ne_bytes([self.inbox[at + 24], self.inbox[at + 25]]);
+                        let cause = io::Error::from_raw_os_error(-code);
+                        failure = Some(io::Error::new(
+                            cause.kind(),
+                            format!(
+                                "request {} of the batch (type {request}): {cause}",
+                                seq - self.first_seq + 1
+                            ),
+                        ));
                     }
                     if seq == last_seq {
                         return failure.map_or(Ok(()), Err);
