@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use netlink::*;
 use workload::Layout;
 
-const USAGE: &str = "usage: floor up|down N [--per-bridge P] [--phased] [--keep-snooping] \
+const USAGE: &str = "usage: floor up|down N [--per-bridge P] [--pipelined] [--keep-snooping] \
 [--host-ipv6-off] [--container-ipv6-on] [--one-queue] [--group-at-build] [--master-first] [--enslave-batch B] [--threads T] [--bridges-first|--bridges-last] \
 [--bridge-up]";
 
@@ -29,7 +29,10 @@ const USAGE: &str = "usage: floor up|down N [--per-bridge P] [--phased] [--keep-
 /// other constructions (bench/FLOOR.md).
 struct Options {
     layout: Layout,
-    /// Build phase by phase (all namespaces, then all links, ...), to time each alone.
+    /// Build phase by phase (all namespaces, then all links, ...), each
+    /// timed alone; otherwise namespaces are made ahead on a second thread
+    /// while the main thread builds the containers. (Both threads mostly wait
+    /// for RTNL and each other: no faster up to W1000, slower beyond.)
     phased: bool,
     /// Multicast snooping off while the ports join, back on at the end (the
     /// same end state; with it on, every port joining re-arms every port's
@@ -82,7 +85,7 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
             n,
             per_bridge: 1000,
         },
-        phased: false,
+        phased: true,
         snooping_off: true,
         host_ipv6_off: false,
         container_ipv6_on: false,
@@ -100,7 +103,7 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
             "--per-bridge" => o.layout.per_bridge = rest.next()?.parse().ok()?,
             "--enslave-batch" => o.enslave_batch = rest.next()?.parse().ok()?,
             "--threads" => o.threads = rest.next()?.parse().ok()?,
-            "--phased" => o.phased = true,
+            "--pipelined" => o.phased = false,
             "--keep-snooping" => o.snooping_off = false,
             "--host-ipv6-off" => o.host_ipv6_off = true,
             "--container-ipv6-on" => o.container_ipv6_on = true,
@@ -192,7 +195,7 @@ fn build(o: &Options) -> io::Result<()> {
     let mut t = Phases::new(format!(
         "floor up W{}{}",
         l.n,
-        if o.phased { " phased" } else { "" }
+        if o.phased { "" } else { " pipelined" }
     ));
     raise_fd_limit(l.n as u64 + 256)?;
     workload::prepare_netns_dir()?;
@@ -205,10 +208,8 @@ fn build(o: &Options) -> io::Result<()> {
     } else {
         None
     };
-    // iptables works on the other core while the links are made (not when phased).
-    let mut rule = (!o.phased)
-        .then(|| iptables_restore(&l.masquerade_rules('A')))
-        .transpose()?;
+    // iptables works on the other core while the links are made.
+    let rule = iptables_restore(&l.masquerade_rules('A'))?;
     let host = Socket::open()?;
     let mut hb = Batch::new();
     let bridges = make_bridges(&host, &mut hb, o)?;
@@ -262,7 +263,6 @@ fn build(o: &Options) -> io::Result<()> {
             )?;
         }
         t.lap("enslave+up");
-        rule = Some(iptables_restore(&l.masquerade_rules('A'))?);
     } else {
         // Wall and CPU time of: waiting for a namespace, the batch inside, enslaving.
         let mut spent = [(Duration::ZERO, Duration::ZERO); 3];
@@ -305,9 +305,7 @@ fn build(o: &Options) -> io::Result<()> {
     if let Some(old) = saved_ipv6_default {
         fs::write(host_ipv6_default, old)?;
     }
-    if let Some(child) = rule.take() {
-        wait_ok(child, "iptables-restore")?;
-    }
+    wait_ok(rule, "iptables-restore")?;
     t.lap("rule");
     t.print();
     Ok(())
