@@ -18,10 +18,10 @@ use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use netlink::*;
-use workload::Layout;
+use workload::{Layout, NamespaceMaker};
 
 const USAGE: &str = "usage: floor up|down N [--per-bridge P] [--pipelined] [--keep-snooping] \
-[--host-ipv6-off] [--container-ipv6-on] [--one-queue] [--group-at-build] [--master-first] [--enslave-batch B] [--threads T] [--bridges-first|--bridges-last] \
+[--host-ipv6-off] [--container-ipv6-on] [--shared-proc] [--one-queue] [--group-at-build] [--master-first] [--enslave-batch B] [--threads T] [--bridges-first|--bridges-last] \
 [--bridge-up]";
 
 /// How W-N is built and torn down. The defaults are the fastest found that
@@ -44,6 +44,9 @@ struct Options {
     /// Leave IPv6 on in the containers (no /proc/sys write per namespace).
     /// Changes the end state: plumb turns it off there.
     container_ipv6_on: bool,
+    /// Write each namespace's sysctl through /proc rather than a private,
+    /// regularly replaced procfs (workload::NamespaceMaker).
+    shared_proc: bool,
     /// One TX and one RX queue allocated per veth end instead of one per
     /// CPU: the kernel then need not cut the real queues down to one after
     /// registering (a synchronize_net under RTNL per end). Same real queues
@@ -89,6 +92,7 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
         snooping_off: true,
         host_ipv6_off: false,
         container_ipv6_on: false,
+        shared_proc: false,
         one_queue: false,
         group_at_build: false,
         master_first: false,
@@ -107,6 +111,7 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
             "--keep-snooping" => o.snooping_off = false,
             "--host-ipv6-off" => o.host_ipv6_off = true,
             "--container-ipv6-on" => o.container_ipv6_on = true,
+            "--shared-proc" => o.shared_proc = true,
             "--one-queue" => o.one_queue = true,
             "--group-at-build" => o.group_at_build = true,
             "--master-first" => o.master_first = true,
@@ -218,11 +223,11 @@ fn build(o: &Options) -> io::Result<()> {
 
     let (tx, namespaces) = sync_channel::<io::Result<OwnedFd>>(64);
     let n = l.n;
-    let ipv6_off = !o.container_ipv6_on;
+    let mut namespace_maker = NamespaceMaker::new(!o.container_ipv6_on, !o.shared_proc);
     let maker = std::thread::spawn(move || {
         let start = Instant::now();
         for i in 0..n {
-            if tx.send(workload::make_namespace(i, ipv6_off)).is_err() {
+            if tx.send(namespace_maker.make(i)).is_err() {
                 break;
             }
         }

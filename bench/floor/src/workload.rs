@@ -70,26 +70,31 @@ impl Layout {
 /// bind-mounted there show in every mount namespace.
 pub fn prepare_netns_dir() -> io::Result<()> {
     fs::create_dir_all(NETNS_DIR)?;
-    let share = || mount(None, NETNS_DIR, libc::MS_SHARED | libc::MS_REC);
+    let share = || mount(None, NETNS_DIR, "none", libc::MS_SHARED | libc::MS_REC);
     match share() {
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            mount(Some(NETNS_DIR), NETNS_DIR, libc::MS_BIND | libc::MS_REC)?;
+            mount(
+                Some(NETNS_DIR),
+                NETNS_DIR,
+                "none",
+                libc::MS_BIND | libc::MS_REC,
+            )?;
             share()
         }
         other => other,
     }
 }
 
-fn mount(source: Option<&str>, target: &str, flags: libc::c_ulong) -> io::Result<()> {
+fn mount(source: Option<&str>, target: &str, fstype: &str, flags: libc::c_ulong) -> io::Result<()> {
     let source = source.map(|s| CString::new(s).unwrap());
     let target = CString::new(target).unwrap();
-    let none = CString::new("none").unwrap();
+    let fstype = CString::new(fstype).unwrap();
     // SAFETY: NUL-terminated strings that outlive the call.
     let rc = unsafe {
         libc::mount(
             source.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             target.as_ptr(),
-            none.as_ptr(),
+            fstype.as_ptr(),
             flags,
             std::ptr::null(),
         )
@@ -100,26 +105,100 @@ fn mount(source: Option<&str>, target: &str, flags: libc::c_ulong) -> io::Result
     Ok(())
 }
 
-/// `ip netns add cI` on the calling thread (which stays in the new
-/// namespace), with IPv6 off for new interfaces if asked (plumb's default);
-/// returns a netlink socket opened inside.
-pub fn make_namespace(i: usize, ipv6_off: bool) -> io::Result<OwnedFd> {
-    // SAFETY: unshare only moves this thread to a new network namespace.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } < 0 {
+/// Makes the named namespaces c0, c1, ... as `ip netns add` does, on the
+/// calling thread (which moves into each new namespace in turn).
+pub struct NamespaceMaker {
+    /// IPv6 off for new interfaces, as plumb does.
+    pub ipv6_off: bool,
+    /// Write that sysctl through private procfs instances, a new one every
+    /// [`PROC_REUSE`] namespaces, instead of through /proc.
+    pub private_proc: bool,
+    made: usize,
+}
+
+/// Namespaces whose sysctls are written through one private procfs instance.
+/// Every namespace that looks up /proc/sys/net/ipv6 leaves a dentry on the
+/// same hash chain (same parent, same name) as long as it lives, so through
+/// one procfs each lookup walks one entry per namespace made so far; a fresh
+/// instance has chains of its own. The instances are mounted on a tmpfs
+/// (PRIVATE_PROCS/K) that goes with one lazy unmount at the end.
+const PROC_REUSE: usize = 64;
+const PRIVATE_PROCS: &str = "/run/floor-proc";
+
+impl NamespaceMaker {
+    pub fn new(ipv6_off: bool, private_proc: bool) -> NamespaceMaker {
+        NamespaceMaker {
+            ipv6_off,
+            private_proc,
+            made: 0,
+        }
+    }
+
+    /// `ip netns add cI`; returns a netlink socket opened inside.
+    pub fn make(&mut self, i: usize) -> io::Result<OwnedFd> {
+        // SAFETY: unshare only moves this thread to a new network namespace.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if self.ipv6_off {
+            // /proc/sys/net shows the namespace of the thread that opens it.
+            let proc = if self.private_proc {
+                self.private_proc_now()?
+            } else {
+                "/proc".into()
+            };
+            fs::write(
+                format!("{proc}/sys/net/ipv6/conf/default/disable_ipv6"),
+                "1",
+            )?;
+        }
+        self.made += 1;
+        let socket = Socket::open()?.into_fd();
+        let path = format!("{NETNS_DIR}/c{i}");
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            &path,
+            "none",
+            libc::MS_BIND,
+        )?;
+        Ok(socket)
+    }
+
+    /// The procfs instance for the next namespace, mounted if new.
+    fn private_proc_now(&self) -> io::Result<String> {
+        if self.made == 0 {
+            fs::create_dir_all(PRIVATE_PROCS)?;
+            mount(Some("tmpfs"), PRIVATE_PROCS, "tmpfs", 0)?;
+        }
+        let dir = format!("{PRIVATE_PROCS}/{}", self.made / PROC_REUSE);
+        if self.made.is_multiple_of(PROC_REUSE) {
+            fs::create_dir(&dir)?;
+            mount(Some("proc"), &dir, "proc", 0)?;
+        }
+        Ok(dir)
+    }
+}
+
+impl Drop for NamespaceMaker {
+    fn drop(&mut self) {
+        if self.private_proc && self.ipv6_off && self.made > 0 {
+            let _ = unmount(PRIVATE_PROCS);
+            let _ = fs::remove_dir(PRIVATE_PROCS);
+        }
+    }
+}
+
+fn unmount(path: &str) -> io::Result<()> {
+    let path = CString::new(path).unwrap();
+    // SAFETY: a NUL-terminated path that outlives the call.
+    if unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    if ipv6_off {
-        // /proc/sys/net shows the namespace of the thread that opens it.
-        fs::write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
-    }
-    let socket = Socket::open()?.into_fd();
-    let path = format!("{NETNS_DIR}/c{i}");
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    mount(Some("/proc/thread-self/ns/net"), &path, libc::MS_BIND)?;
-    Ok(socket)
+    Ok(())
 }
 
 /// `ip netns del` for c0..c{n-1}, on `threads` threads: concurrent unmounts
@@ -130,12 +209,9 @@ pub fn unmount_namespaces(n: usize, threads: usize) -> io::Result<()> {
             .map(|t| {
                 s.spawn(move || -> io::Result<()> {
                     for i in (t..n).step_by(threads) {
-                        let path = CString::new(format!("{NETNS_DIR}/c{i}")).unwrap();
-                        // SAFETY: a NUL-terminated path that outlives the call.
-                        if unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) } < 0 {
-                            return Err(io::Error::last_os_error());
-                        }
-                        fs::remove_file(format!("{NETNS_DIR}/c{i}"))?;
+                        let path = format!("{NETNS_DIR}/c{i}");
+                        unmount(&path)?;
+                        fs::remove_file(path)?;
                     }
                     Ok(())
                 })
