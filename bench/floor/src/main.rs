@@ -21,7 +21,7 @@ use netlink::*;
 use workload::{Layout, NamespaceMaker};
 
 const USAGE: &str = "usage: floor up|down N [--per-bridge P] [--pipelined] [--keep-snooping] \
-[--host-ipv6-off] [--container-ipv6-on] [--shared-proc] [--one-queue] [--group-at-build] [--master-first] [--enslave-batch B] [--threads T] [--bridges-first|--bridges-last] \
+[--host-ipv6-off] [--container-ipv6-on] [--shared-proc] [--one-queue] [--group-at-build] [--master-first] [--enslave-batch B] [--threads T] [--group|--bridges-first|--bridges-last] \
 [--bridge-up]";
 
 /// How W-N is built and torn down. The defaults are the fastest found that
@@ -73,7 +73,8 @@ struct Options {
 enum Deletion {
     /// Delete the bridges (each request removes its ports), then unmount.
     BridgesFirst,
-    /// Unmount (the kernel's clean-up deletes the veths), then delete the bridges.
+    /// Unmount (the kernel's clean-up deletes the veths, all dying
+    /// namespaces' in one batch), then delete the bridges.
     BridgesLast,
     /// Put the bridges and host ends in one link group and delete the group
     /// with one request (one batch, one RCU barrier), unmounting meanwhile.
@@ -98,7 +99,13 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
         master_first: false,
         enslave_batch: 16,
         threads: 8,
-        deletion: Deletion::Group,
+        // Joining the group costs an IPv6 route walk per host end (O(N²)):
+        // beyond one bridge's worth the kernel's own batch is cheaper.
+        deletion: if n <= 1000 {
+            Deletion::Group
+        } else {
+            Deletion::BridgesLast
+        },
         bridge_up: false,
     };
     let mut rest = args[2..].iter();
@@ -113,10 +120,14 @@ fn parse(args: &[String]) -> Option<(String, Options)> {
             "--container-ipv6-on" => o.container_ipv6_on = true,
             "--shared-proc" => o.shared_proc = true,
             "--one-queue" => o.one_queue = true,
-            "--group-at-build" => o.group_at_build = true,
+            "--group-at-build" => {
+                o.group_at_build = true;
+                o.deletion = Deletion::Group;
+            }
             "--master-first" => o.master_first = true,
             "--bridges-first" => o.deletion = Deletion::BridgesFirst,
             "--bridges-last" => o.deletion = Deletion::BridgesLast,
+            "--group" => o.deletion = Deletion::Group,
             "--bridge-up" => o.bridge_up = true,
             _ => return None,
         }
