@@ -144,6 +144,7 @@ netavark_teardown() {
 # Runs inside a sandbox: build, check, tear down, wait for the links to go.
 # Prints "build_seconds teardown_seconds" and, for plumb and floor, the peak
 # RSS (KiB) of build and teardown; for plumb also the journal's size in bytes.
+# (The floor's phase timings go to stderr, with the round log.)
 one_round() {
     set -euo pipefail
     local tool=$1 n=$2
@@ -171,10 +172,10 @@ one_round() {
         t2=$(now); /usr/bin/time -o "$WORK/rss" -f %M "$PLUMB" rollback --last 2>/dev/null; links_gone; t3=$(now)
         extra="$extra $(cat "$WORK/rss")" ;;
     floor)
-        t0=$(now); /usr/bin/time -o "$WORK/rss" -f %M "$FLOOR" up "$n" --per-bridge "$PER_BRIDGE" 2>>"$WORK/phases"; t1=$(now)
+        t0=$(now); /usr/bin/time -o "$WORK/rss" -f %M "$FLOOR" up "$n" --per-bridge "$PER_BRIDGE"; t1=$(now)
         extra="$(cat "$WORK/rss")"
         check
-        t2=$(now); /usr/bin/time -o "$WORK/rss" -f %M "$FLOOR" down "$n" --per-bridge "$PER_BRIDGE" 2>>"$WORK/phases"; links_gone; t3=$(now)
+        t2=$(now); /usr/bin/time -o "$WORK/rss" -f %M "$FLOOR" down "$n" --per-bridge "$PER_BRIDGE"; links_gone; t3=$(now)
         extra="$extra - $(cat "$WORK/rss")" ;;
     shell | batch | netavark)
         t0=$(now); sh -e "$WORK/$tool-build.sh"; t1=$(now)
@@ -212,7 +213,6 @@ for n in "${sizes[@]}"; do
                 bash -c "per_bridge=$per_bridge; $(declare -f bridges octet container_ip one_round); one_round $tool $n")
             echo "$tool $n $t" >>"$results"
             echo "round $r: $tool W$n build/teardown $t" >&2
-            [ "$tool" != floor ] || tail -n 2 "$work/phases" >&2
             settle_after "$before"
         done
     done
