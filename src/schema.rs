@@ -395,6 +395,7 @@ mod tests {
                         mtu: Some(1400),
                         master: None,
                         up: true,
+                        mac: None,
                     },
                     shared: false,
                 },

@@ -395,16 +395,9 @@ fn add(env: &Env, conf: &Conf) -> CniResult<Value> {
             format!("CNI_NETNS {} does not exist", env.netns),
         ));
     }
+    // A second ADD of the same attachment fails on its host-side name,
+    // which the key fixes, and says which run holds it.
     let key = conf.key(&env.container_id, &env.ifname);
-    if let Some(run) = runs_of(&key)?.first() {
-        return Err(CniError::new(
-            code::SCRIPT,
-            format!(
-                "{} is attached already (run {}): DEL it first",
-                env.ifname, run.run_id
-            ),
-        ));
-    }
     let (file, source) = conf.script()?;
     let params = conf.params();
     let journal = Journal::create(&file, params.clone(), Some(key.clone()))?;

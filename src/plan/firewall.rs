@@ -185,14 +185,16 @@ fn localhost(ns: &NsRef, link: &str) -> Vec<Op> {
 
 /// Accept forwarded traffic in and out of a bridge, for both families,
 /// even under a FORWARD policy of DROP.
-pub fn forward_accept_link(ns: &NsRef, link: &str) -> Vec<Op> {
+/// A shared link's are shared like the link: made by its first user,
+/// removed with its last.
+pub fn forward_accept_link(ns: &NsRef, link: &str, shared: bool) -> Vec<Op> {
     let rules = vec![
         Rule::new("filter", FORWARD, &["-i", link], &["-j", "ACCEPT"]),
         Rule::new("filter", FORWARD, &["-o", link], &["-j", "ACCEPT"]),
     ];
     vec![
-        batch(ns, false, rules.clone(), false),
-        batch(ns, true, rules, false),
+        batch(ns, false, rules.clone(), shared),
+        batch(ns, true, rules, shared),
     ]
 }
 
@@ -420,7 +422,9 @@ mod tests {
             rules_of(&iso[0])[1],
             "filter PLUMB-FORWARD -i br-b -o br-a -j DROP"
         );
-        assert_eq!(forward_accept_link(&NsRef::Host, "br0").len(), 2);
+        assert_eq!(forward_accept_link(&NsRef::Host, "br0", false).len(), 2);
+        let shared = forward_accept_link(&NsRef::Host, "cni0", true);
+        assert!(shared.iter().all(|op| op.shared_key().is_some()));
         assert_eq!(
             rules_of(&forward_accept_subnet(
                 &NsRef::Host,

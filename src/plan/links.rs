@@ -15,6 +15,31 @@ pub fn link(ns: &NsRef, name: &str, kind: LinkKind, settings: LinkSettings, shar
     }
 }
 
+/// A bridge with a MAC of its own: one without takes its lowest port's and
+/// changes it when that port goes, so every neighbour's ARP entry for the
+/// gateway goes stale (Docker sets one too). The default is derived from
+/// the namespace and the name (as systemd's MACAddressPolicy=persistent
+/// does), so a dry run prints what a run makes.
+pub fn bridge(ns: &NsRef, name: &str, mut settings: LinkSettings, shared: bool) -> Op {
+    if settings.mac.is_none() {
+        settings.mac = Some(stable_mac(&format!("{}/{name}", ns.short_name())));
+    }
+    link(ns, name, LinkKind::Bridge, settings, shared)
+}
+
+/// A locally administered unicast MAC from `seed` (FNV-1a: stable across
+/// builds, unlike std's hasher).
+pub fn stable_mac(seed: &str) -> String {
+    let hash = seed.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let b = hash.to_be_bytes();
+    format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[3], b[4], b[5], b[6], b[7]
+    )
+}
+
 /// A veth pair whose peer is created inside `peer_ns` in the same request;
 /// with `hairpin`, its first end (a bridge port) sends frames back where
 /// they came in, so the container behind it reaches its own published
@@ -144,6 +169,37 @@ pub fn move_link(ns: &NsRef, name: &str, to: &NsRef, new_name: &str, made_here: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bridge_has_a_stable_mac_of_its_own_unless_given_one() {
+        let mac_of = |op: Op| match op {
+            Op::LinkAdd { settings, .. } => settings.mac.unwrap(),
+            _ => unreachable!(),
+        };
+        let br0 = mac_of(bridge(&NsRef::Host, "br0", LinkSettings::default(), false));
+        let again = mac_of(bridge(&NsRef::Host, "br0", LinkSettings::default(), false));
+        let br1 = mac_of(bridge(&NsRef::Host, "br1", LinkSettings::default(), false));
+        let elsewhere = mac_of(bridge(
+            &NsRef::Named("n1".into()),
+            "br0",
+            LinkSettings::default(),
+            false,
+        ));
+        assert_eq!(br0, again);
+        assert_ne!(br0, br1);
+        assert_ne!(br0, elsewhere);
+        let first = u8::from_str_radix(&br0[..2], 16).unwrap();
+        assert_eq!(first & 0b11, 0b10, "{br0}: locally administered unicast");
+        assert!(plumb_kernel::parse_mac(&br0).is_ok());
+        let given = LinkSettings {
+            mac: Some("02:42:ac:11:00:01".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            mac_of(bridge(&NsRef::Host, "br0", given, false)),
+            "02:42:ac:11:00:01"
+        );
+    }
 
     fn spec(remote: Option<&str>, group: Option<&str>) -> VxlanSpec {
         VxlanSpec {

@@ -24,21 +24,30 @@ impl Api {
     /// Two links of a namespace on overlapping subnets break routing for both:
     /// refused, naming the other link and whose it is.
     fn refuse_overlap(&self, link: &Link, addr: &IpNet) -> RhaiResult<()> {
-        let (links, addrs) = self.inspect(|i| Ok((i.links(&link.ns)?, i.addrs(&link.ns)?)))?;
+        // Addresses are few where links are many (a bridge with a thousand
+        // ports): links are looked up by index, only for addresses.
+        let addrs = self.inspect(|i| i.addrs(&link.ns))?;
+        let own = self
+            .inspect(|i| i.find_link(&link.ns, &link.name))?
+            .map(|l| l.index);
         let others: Vec<(String, IpNet)> = addrs
             .iter()
-            .filter_map(|a| {
-                let l = links.iter().find(|l| l.index == a.index)?;
-                Some((l.name.clone(), a.addr))
-            })
+            .filter(|a| Some(a.index) != own)
+            .map(|a| (format!("#{}", a.index), a.addr))
             .collect();
         let Some((other, theirs)) = plan::overlap(&link.name, addr, &others) else {
             return Ok(());
         };
+        let links = self.inspect(|i| i.links(&link.ns))?;
+        let index: u32 = other[1..].parse().unwrap_or_default();
+        let other = links
+            .iter()
+            .find(|l| l.index == index)
+            .map_or_else(|| other.clone(), |l| l.name.clone());
         let this_run = self.session.borrow().run_id().map(str::to_string);
         let owner = match links
             .iter()
-            .find(|l| &l.name == other)
+            .find(|l| l.name == other)
             .and_then(|l| l.alias.clone())
             .as_deref()
             .and_then(plumb_journal::run_of_mark)

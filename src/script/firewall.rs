@@ -113,8 +113,10 @@ pub fn register(engine: &mut Engine, api: &Api) {
         "forward_accept",
         ["bridge: Link", "()"],
         "Accept forwarded traffic in and out of a bridge, even under a FORWARD policy of DROP.",
-        move |ctx: NativeCallContext, link: Link| a
-            .apply_all(&ctx, plan::forward_accept_link(&link.ns, &link.name))
+        move |ctx: NativeCallContext, link: Link| a.apply_all(
+            &ctx,
+            plan::forward_accept_link(&link.ns, &link.name, link.shared)
+        )
     );
     let a = api.clone();
     api!(

@@ -7,21 +7,26 @@ use super::convert::{fail, planned, script_error, Link, Netns, Opts, OrScript, R
 use super::Api;
 use crate::plan::links as plan;
 use plumb_journal::{Op, SHARED_MARK};
-use plumb_kernel::{parse_mac, LinkChange, LinkKind, LinkSettings, MacvlanMode, NsRef, VxlanSpec};
+use plumb_kernel::{parse_mac, LinkChange, LinkSettings, MacvlanMode, NsRef, VxlanSpec};
 
-const BRIDGE_OPTS: &[&str] = &["mtu", "up", "share"];
-const VETH_OPTS: &[&str] = &["peer", "netns", "master", "mtu", "up", "hairpin"];
+const BRIDGE_OPTS: &[&str] = &["mtu", "up", "share", "mac"];
+const VETH_OPTS: &[&str] = &["peer", "netns", "master", "mtu", "up", "hairpin", "mac"];
 const VXLAN_OPTS: &[&str] = &[
-    "id", "port", "local", "remote", "group", "dev", "master", "mtu", "up",
+    "id", "port", "local", "remote", "group", "dev", "master", "mtu", "up", "mac",
 ];
 const MACVLAN_OPTS: &[&str] = &["parent", "mode", "netns", "ifname", "up"];
 
-/// The options every link kind shares: mtu, master, up (default true).
+/// The options every link kind shares: mtu, master, up (default true), mac.
 fn settings(opts: &Opts, ns: &NsRef) -> RhaiResult<LinkSettings> {
+    let mac = opts.string("mac")?;
+    if let Some(mac) = &mac {
+        parse_mac(mac).or_script()?;
+    }
     Ok(LinkSettings {
         mtu: opts.int_in("mtu", 68, 65535)?.map(|m| m as u32),
         master: opts.link_name("master", ns)?,
         up: opts.bool("up")?.unwrap_or(true),
+        mac: mac.map(|m| m.to_lowercase()),
     })
 }
 
@@ -48,7 +53,7 @@ impl Api {
         opts: Opts,
     ) -> RhaiResult<Link> {
         let shared = opts.bool("share")?.unwrap_or(false);
-        let op = plan::link(&ns, name, LinkKind::Bridge, settings(&opts, &ns)?, shared);
+        let op = plan::bridge(&ns, name, settings(&opts, &ns)?, shared);
         self.make_link(ctx, op)
     }
 
@@ -212,15 +217,15 @@ pub fn register(engine: &mut Engine, api: &Api) {
     );
     let a = api.clone();
     in_netns!(engine, "bridge", "Link", BRIDGE_OPTS,
-        "Create a bridge with #{ mtu, up, share: true (one bridge for every run that asks; the last to leave removes it; Rhai reserves the word `shared`) }.",
+        "Create a bridge with #{ mtu, up, mac (default: one derived from the name, kept as ports come and go), share: true (one bridge for every run that asks; the last to leave removes it; Rhai reserves the word `shared`) }.",
         move |ctx: &NativeCallContext, ns: NsRef, name: &str, opts: Opts| a.bridge(ctx, ns, name, opts));
     let a = api.clone();
     in_netns!(engine, "veth", "Link", VETH_OPTS,
-        "Create a veth pair: #{ peer: NAME (required), netns: NS for the peer, master: BRIDGE, mtu, up, hairpin: true (the container reaches its own published ports) }. The peer is made inside NS directly.",
+        "Create a veth pair: #{ peer: NAME (required), netns: NS for the peer, master: BRIDGE, mtu, up, mac (of this end), hairpin: true (the container reaches its own published ports) }. The peer is made inside NS directly.",
         move |ctx: &NativeCallContext, ns: NsRef, name: &str, opts: Opts| a.veth(ctx, ns, name, opts));
     let a = api.clone();
     in_netns!(engine, "vxlan", "Link", VXLAN_OPTS,
-        "Create a VXLAN device: #{ id: VNI (required), port: 4789, local, remote or group, dev: UNDERLAY, master, mtu, up }.",
+        "Create a VXLAN device: #{ id: VNI (required), port: 4789, local, remote or group, dev: UNDERLAY, master, mtu, up, mac }.",
         move |ctx: &NativeCallContext, ns: NsRef, name: &str, opts: Opts| a.vxlan(ctx, ns, name, opts));
     let a = api.clone();
     in_netns!(engine, "macvlan", "Link", MACVLAN_OPTS,

@@ -697,11 +697,7 @@ mod tests {
                 parent: "eth0".into(),
                 mode: plumb_kernel::MacvlanMode::Bridge,
             },
-            settings: LinkSettings {
-                mtu: None,
-                master: None,
-                up: false,
-            },
+            settings: LinkSettings::default(),
             shared: false,
         }
     }

@@ -504,19 +504,74 @@ impl Journal {
         needle
     }
 
+    /// The leases of `subnet` that the journal `id` holds, read from its lease
+    /// lines and its undo records alone (every lease of every live run is
+    /// read on every lease: parsing whole journals would be O(runs × ops)).
+    pub(crate) fn live_leases(id: &str, subnet: &ipnet::IpNet) -> Vec<ipnet::IpNet> {
+        let Ok(bytes) = fs::read(Self::file_of(&state_dir(), id)) else {
+            return Vec::new();
+        };
+        let mut leases = Vec::new();
+        let mut gone = std::collections::HashSet::new();
+        for line in bytes.split(|b| *b == b'\n') {
+            let find = |s: &str| memchr::memmem::find(line, s.as_bytes()).is_some();
+            if find(r#""op":"lease""#) {
+                if let Ok(Record::Op {
+                    seq,
+                    op:
+                        Op::Lease {
+                            subnet: s, addr, ..
+                        },
+                    ..
+                }) = serde_json::from_slice(line)
+                {
+                    if s == *subnet {
+                        leases.push((seq, addr));
+                    }
+                }
+            } else if find(r#""t":"undone""#) || find(r#""t":"failed""#) {
+                if let Ok(Record::Undone { seq } | Record::Failed { seq }) =
+                    serde_json::from_slice(line)
+                {
+                    gone.insert(seq);
+                }
+            }
+        }
+        leases
+            .into_iter()
+            .filter(|(seq, _)| !gone.contains(seq))
+            .map(|(_, addr)| addr)
+            .collect()
+    }
+
     /// The ids of journals whose text contains `needle` (read raw, unparsed).
     pub fn mentioning(needle: &[u8]) -> Result<Vec<String>> {
-        let dir = state_dir();
         let mut found = Vec::new();
+        Self::find_mentioning(needle, |id| {
+            found.push(id.to_string());
+            None::<()>
+        })?;
+        Ok(found)
+    }
+
+    /// The first `f(id)` that is Some, over the journals that contain
+    /// `needle`: stops reading files as soon as it has an answer.
+    pub fn find_mentioning<T>(
+        needle: &[u8],
+        mut f: impl FnMut(&str) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let dir = state_dir();
         for id in journal_ids(&dir)? {
             let Ok(bytes) = fs::read(Self::file_of(&dir, &id)) else {
                 continue;
             };
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                found.push(id);
+            if memchr::memmem::find(&bytes, needle).is_some() {
+                if let Some(found) = f(&id) {
+                    return Ok(Some(found));
+                }
             }
         }
-        Ok(found)
+        Ok(None)
     }
 
     pub fn done(&mut self, seq: u64, outcome: Outcome) {

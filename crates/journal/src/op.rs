@@ -721,9 +721,9 @@ mod tests {
                 peer_netns: Some(NsRef::Named("netns0".into())),
             },
             settings: LinkSettings {
-                mtu: None,
                 master: Some("br0".into()),
                 up: true,
+                ..Default::default()
             },
             shared: false,
         }

@@ -770,10 +770,10 @@ impl Run<'_> {
             batch.comment = Op::shared_comment(batch);
         }
         let _lock = StateLock::acquire(&state_dir())?;
-        // This run's own earlier entries count: the journal file has them.
-        let holders = shared::holders(key, None)?;
+        // This run holds none of it (see Session::apply): ask the others.
+        let holder = shared::other_holder(key, &self.journal.run_id)?;
         let mut outcome = Outcome::default();
-        if let Some(h) = holders.first() {
+        if let Some(h) = &holder {
             if let (
                 Op::Sysctl {
                     key, value, old, ..
@@ -799,10 +799,15 @@ impl Run<'_> {
             outcome.joined = Some(h.run.clone());
             outcome.preexisting = h.entry.outcome.as_ref().is_some_and(|o| o.preexisting);
         }
-        let present = op.present(self.kernel)?;
-        if present && holders.is_empty() {
+        // A live holder's rules are trusted to be there: checking would cost an
+        // iptables-save for every container that joins a shared network.
+        let present = match (&op, holder.is_none()) {
+            (Op::Firewall { .. }, false) => true,
+            _ => op.present(self.kernel)?,
+        };
+        if present && holder.is_none() {
             outcome.preexisting = self.found_before(&op)?;
-        } else if !present && holders.is_empty() {
+        } else if !present && holder.is_none() {
             op.capture_old(self.kernel)?;
             if let Op::Sysctl {
                 ns: NsRef::Host,

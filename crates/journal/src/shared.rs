@@ -18,31 +18,27 @@ fn holds(journal: &Journal) -> bool {
     !matches!(journal.status(), Status::RolledBack | Status::Unreadable)
 }
 
-/// The live entries that hold the shared object `key`, but `except` (a
-/// run's entry by sequence number: the one being released). A run's own
-/// other entries count: the last of them to go takes the object along.
-pub fn holders(key: &str, except: Option<(&str, u64)>) -> Result<Vec<Holder>> {
-    let mut found = Vec::new();
-    for id in Journal::mentioning(&Journal::shared_needle(key))? {
-        let Ok(journal) = Journal::load(&id) else {
-            continue; // removed meanwhile: it held nothing
-        };
-        if !holds(&journal) {
-            continue;
+/// A live entry of a run other than `except` that holds the shared object
+/// `key` (the first found: every holder agrees on what the object was
+/// before plumb). A run asks about its own entries in memory.
+pub fn other_holder(key: &str, except: &str) -> Result<Option<Holder>> {
+    Journal::find_mentioning(&Journal::shared_needle(key), |id| {
+        if id == except {
+            return None;
         }
-        found.extend(
-            journal
-                .entries()
-                .iter()
-                .filter(|e| e.state.is_live() && e.op.shared_key().as_deref() == Some(key))
-                .filter(|e| except != Some((journal.run_id.as_str(), e.seq)))
-                .map(|e| Holder {
-                    run: journal.run_id.clone(),
-                    entry: e.clone(),
-                }),
-        );
-    }
-    Ok(found)
+        let journal = Journal::load(id).ok()?; // removed meanwhile: it held nothing
+        if !holds(&journal) {
+            return None;
+        }
+        let entry = journal
+            .entries()
+            .iter()
+            .find(|e| e.state.is_live() && e.op.shared_key().as_deref() == Some(key))?;
+        Some(Holder {
+            run: journal.run_id.clone(),
+            entry: entry.clone(),
+        })
+    })
 }
 
 /// The live run whose journal says it made the object named `name` that
@@ -71,22 +67,7 @@ pub fn leased(subnet: &ipnet::IpNet) -> Result<std::collections::HashSet<std::ne
     let needle = format!(r#""op":"lease","subnet":"{subnet}""#);
     let mut taken = std::collections::HashSet::new();
     for id in Journal::mentioning(needle.as_bytes())? {
-        let Ok(journal) = Journal::load(&id) else {
-            continue;
-        };
-        if !holds(&journal) {
-            continue;
-        }
-        for e in journal.entries().iter().filter(|e| e.state.is_live()) {
-            if let Op::Lease {
-                subnet: s, addr, ..
-            } = &e.op
-            {
-                if s == subnet {
-                    taken.insert(addr.addr());
-                }
-            }
-        }
+        taken.extend(Journal::live_leases(&id, subnet).iter().map(|a| a.addr()));
     }
     Ok(taken)
 }

@@ -216,15 +216,19 @@ impl Undoer<'_> {
 
     /// A shared object goes only with its last live user (under the lock).
     fn release_shared(&mut self, entry: &Entry, key: &str) -> Result<()> {
-        let holders = shared::holders(key, Some((&self.journal.run_id, entry.seq)))?;
-        if let Some(h) = holders.first() {
-            if h.run != self.journal.run_id {
-                self.report.notes.push(format!(
-                    "kept `{}`: run {} uses it too",
-                    entry.op.describe(),
-                    h.run
-                ));
-            }
+        // This run's own other entries first (in memory), then other runs'.
+        let own = self.journal.entries().iter().any(|e| {
+            e.seq != entry.seq && e.state.is_live() && e.op.shared_key().as_deref() == Some(key)
+        });
+        if own {
+            return Ok(());
+        }
+        if let Some(h) = shared::other_holder(key, &self.journal.run_id)? {
+            self.report.notes.push(format!(
+                "kept `{}`: run {} uses it too",
+                entry.op.describe(),
+                h.run
+            ));
             return Ok(());
         }
         entry

@@ -207,6 +207,7 @@ impl Kernel {
                 None => None,
             },
             up: settings.up && kind.up_on_create(),
+            mac: settings.mac.as_deref().map(crate::parse_mac).transpose()?,
         };
         self.create_link(&h, ns, name, kind, request)?;
         match kind {

@@ -127,13 +127,16 @@ pub enum NewLink<'a> {
 
 /// Settings applied by the request that creates a link (`ip link add NAME
 /// mtu M master BR up ...`), so a new link costs one round trip.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub struct NewLinkSettings {
     pub mtu: Option<u32>,
     pub master: Option<u32>,
     /// Up on creation (not for a veth: the kernel refuses to open one end
     /// before the other exists).
     pub up: bool,
+    /// A MAC given at creation is the link's own: a bridge keeps it when
+    /// ports come and go (one without takes its lowest port's).
+    pub mac: Option<Vec<u8>>,
 }
 
 pub async fn add_link(
@@ -200,6 +203,9 @@ pub async fn add_link(
     }
     if let Some(master) = settings.master {
         msg.attributes.push(LinkAttribute::Controller(master));
+    }
+    if let Some(mac) = settings.mac {
+        msg.attributes.push(LinkAttribute::Address(mac));
     }
     if settings.up {
         msg.header.flags |= LinkFlags::Up;

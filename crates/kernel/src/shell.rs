@@ -86,7 +86,12 @@ pub fn link_add(ns: &NsRef, name: &str, kind: &LinkKind, settings: &LinkSettings
         .as_ref()
         .map(|m| format!(" master {m}"))
         .unwrap_or_default();
-    let head = format!("{ip} link add {name}{mtu}{master}{up}");
+    let mac = settings
+        .mac
+        .as_ref()
+        .map(|m| format!(" address {m}"))
+        .unwrap_or_default();
+    let head = format!("{ip} link add {name}{mac}{mtu}{master}{up}");
     match kind {
         LinkKind::Veth { peer, peer_netns } => {
             let netns = match peer_netns {
@@ -232,9 +237,9 @@ mod tests {
             peer_netns: Some(NsRef::Named("netns0".into())),
         };
         let settings = LinkSettings {
-            mtu: None,
             master: Some("br0".into()),
             up: true,
+            ..Default::default()
         };
         assert_eq!(
             link_add(&NsRef::Host, "veth0", &veth, &settings),

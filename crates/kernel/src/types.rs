@@ -62,6 +62,9 @@ pub struct LinkSettings {
     /// Bring it up (a veth: both ends).
     #[serde(default)]
     pub up: bool,
+    /// Its MAC address (`address` of `ip link add`); None: the kernel's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// What kind of link to create, by name (as journaled and as `ip link add` reads).
