@@ -132,12 +132,12 @@ fn rollback_never_deletes_a_same_named_object_made_by_someone_else() {
         ip netns del netns1 && ip netns add netns1
         # Nothing of the run remains (its br0 and netns1 are gone): the
         # rollback succeeds, says what it left alone, and the journal says so.
-        plumb rollback --last 2>/tmp/err || { cat /tmp/err; die "rollback failed"; }
+        plumb rollback --last 2>/run/err || { cat /run/err; die "rollback failed"; }
         ip link show br0 >/dev/null || die "someone else's br0 was deleted"
         ip netns list | grep netns1 >/dev/null || die "someone else's netns1 was deleted"
         ! ip netns list | grep netns0 >/dev/null || die "netns0 was not rolled back"
         plumb journal list | grep 'rolled back' >/dev/null || die "run not listed as rolled back"
-        cat /tmp/err
+        cat /run/err
         "#,
     )
     .ok();

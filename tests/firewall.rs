@@ -53,8 +53,8 @@ fn a_published_port_is_reachable_from_outside_from_the_host_and_through_hairpin(
     let out = sandbox(&format!(
         r#"{SOURCE_ECHO}
         plumb run tests/fixtures/nat.rhai 2>/dev/null
-        mkdir -p /tmp/www && echo served-by-netns0 > /tmp/www/index.html
-        ip netns exec netns0 python3 -m http.server --bind 172.18.0.10 --directory /tmp/www 5000 >/dev/null 2>&1 &
+        mkdir -p /run/www && echo served-by-netns0 > /run/www/index.html
+        ip netns exec netns0 python3 -m http.server --bind 172.18.0.10 --directory /run/www 5000 >/dev/null 2>&1 &
         for _ in $(seq 50); do ip netns exec netns0 python3 -c 'import socket; socket.create_connection(("172.18.0.10", 5000), 1)' 2>/dev/null && break; sleep 0.1; done
         echo "outside: $(fetch outside http://10.0.2.15:5000/)"
         echo "host: $(python3 -c 'import urllib.request; print(urllib.request.urlopen("http://10.0.2.15:5000/", timeout=5).read().decode())')"

@@ -299,9 +299,12 @@ pub fn remove(kernel: &Kernel, orphans: &[Orphan]) -> Result<usize> {
                 .remove(0)
                 .map_err(Into::into),
             Orphan::Setting { key, original } => {
-                plumb_kernel::sysctl::set(&NsRef::Host, key, original)
-                    .map_err(Error::from)
-                    .and_then(|()| crate::shared::originals::forget(key))
+                match plumb_kernel::sysctl::set(&NsRef::Host, key, original) {
+                    // A link's own setting went with the link (removed above).
+                    Err(_) if !plumb_kernel::sysctl::exists(&NsRef::Host, key)? => Ok(()),
+                    result => result.map_err(Error::from),
+                }
+                .and_then(|()| crate::shared::originals::forget(key))
             }
         };
         match result {

@@ -50,6 +50,12 @@ pub fn get(ns: &NsRef, key: &str) -> Result<String> {
     })
 }
 
+/// Is `key` there at all? A link's own keys (`conf.IFACE.*`) go with it.
+pub fn exists(ns: &NsRef, key: &str) -> Result<bool> {
+    let path = path_of(key)?;
+    in_netns(ns, || Ok(path.exists()))
+}
+
 pub fn set(ns: &NsRef, key: &str, value: &str) -> Result<()> {
     let path = path_of(key)?;
     in_netns(ns, || {

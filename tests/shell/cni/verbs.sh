@@ -15,10 +15,10 @@ ip netns add ctr1; ip netns add ctr2; ip netns add ctr3
 [ "$(cni ADD c1 /run/netns/ctr1 <<<'{"cniVersion":"0.2.0","name":"n"}' | code_of)" = 1 ] || die "an old version is not code 1"
 [ "$(cni ADD c1 /run/netns/ctr1 <<<'not json' | code_of)" = 6 ] || die "bad JSON is not code 6"
 [ "$(cni BOGUS c1 /run/netns/ctr1 <<<"$c" | code_of)" = 4 ] || die "an unknown verb is not code 4"
-printf 'let ns = netns("inner");\nthrow "boom";\n' >/tmp/failing.rhai
-failed=$(cni ADD c9 /run/netns/ctr1 <<<"$(jq -c '.script = "/tmp/failing.rhai"' <<<"$c")") && die "a failing script succeeded"
+printf 'let ns = netns("inner");\nthrow "boom";\n' >/run/failing.rhai
+failed=$(cni ADD c9 /run/netns/ctr1 <<<"$(jq -c '.script = "/run/failing.rhai"' <<<"$c")") && die "a failing script succeeded"
 [ "$(jq -r .code <<<"$failed")" = 100 ] && [ "$(jq -r .msg <<<"$failed")" = boom ] || die "failure answer: $failed"
-[ "$(jq -r .details <<<"$failed")" = /tmp/failing.rhai:2:1 ] || die "no position: $failed"
+[ "$(jq -r .details <<<"$failed")" = /run/failing.rhai:2:1 ] || die "no position: $failed"
 ! ip netns list | contains inner || die "the failed ADD left its namespace"
 # ADD: the result is what the container's namespace holds.
 r1=$(cni ADD c1 /run/netns/ctr1 <<<"$c") || die "ADD c1: $r1"

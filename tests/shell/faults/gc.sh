@@ -7,15 +7,15 @@ sleep 1003 & hand=$!
 before=$(snapshot)
 plumb run tests/fixtures/faults/workload.rhai --set rules=20 2>/dev/null
 rm -f /run/plumb/*.jsonl
-plumb gc >/tmp/gc.list 2>/dev/null && die "gc found nothing"
+plumb gc >/run/gc.list 2>/dev/null && die "gc found nothing"
 for w in "namespace fw0" "link fw0" "link fwv0" "plumb:shared/" "sleep 1000" "ip_forward"; do
-  grep -q "$w" /tmp/gc.list || die "gc missed $w: $(cat /tmp/gc.list)"
+  grep -q "$w" /run/gc.list || die "gc missed $w: $(cat /run/gc.list)"
 done
 for w in hand0 handns mine "sleep 1003"; do
-  ! grep -q "$w" /tmp/gc.list || die "gc lists $w, which plumb did not make"
+  ! grep -q "$w" /run/gc.list || die "gc lists $w, which plumb did not make"
 done
-plumb gc --yes 2>/dev/null || die "gc --yes failed"
+plumb gc --yes 2>/run/gc.err || die "gc --yes failed: $(cat /run/gc.err)"
 [ "$before" = "$(snapshot)" ] || { diff <(echo "$before") <(echo "$(snapshot)"); die "gc did not restore the sandbox"; }
 kill -0 $hand || die "gc killed a process it did not start"
 kill $hand
-echo "gc: $(wc -l </tmp/gc.list) orphans removed, nothing else touched"
+echo "gc: $(wc -l </run/gc.list) orphans removed, nothing else touched"

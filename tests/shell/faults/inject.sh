@@ -20,9 +20,9 @@ for t in $(seq "$trials"); do
   wait $pid 2>/dev/null || true
   if [ $((t % 10)) = 0 ]; then
     rm -f /run/plumb/*.jsonl
-    plumb gc --yes >/dev/null 2>/tmp/inj.err || { echo "trial $t: gc: $(cat /tmp/inj.err)"; }
+    plumb gc --yes >/dev/null 2>/run/inj.err || { echo "trial $t: gc: $(cat /run/inj.err)"; }
   else
-    plumb rollback --all 2>/tmp/inj.err || { echo "trial $t: rollback: $(tail -3 /tmp/inj.err)"; }
+    plumb rollback --all 2>/run/inj.err || { echo "trial $t: rollback: $(tail -3 /run/inj.err)"; }
     if plumb journal list | grep -v 'rolled back' | contains '^[0-9]'; then
       echo "trial $t: a journal is not rolled back: $(plumb journal list)"
     fi

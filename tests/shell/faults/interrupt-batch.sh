@@ -4,7 +4,7 @@
 trials=${1:-12}
 before=$(snapshot)
 for t in $(seq "$trials"); do
-  setsid plumb run --set n=1000 bench/publish.rhai >/dev/null 2>/tmp/int.err &
+  setsid plumb run --set n=1000 bench/publish.rhai >/dev/null 2>/run/int.err &
   pid=$!
   sleep "0.$(( (RANDOM % 40) + 2 ))"
   kill -INT -- -$pid 2>/dev/null || true

@@ -9,16 +9,16 @@ net=$(plumb journal list | awk '/network.rhai/ {print $1}')
 for batch in $(seq 0 $((n / 10 - 1))); do
   pids=()
   for j in $(seq 1 10); do
-    plumb run --set i=$((batch * 10 + j)) tests/fixtures/many-runs/container.rhai 2>>/tmp/attach.err & pids+=($!)
+    plumb run --set i=$((batch * 10 + j)) tests/fixtures/many-runs/container.rhai 2>>/run/attach.err & pids+=($!)
   done
-  for p in "${pids[@]}"; do wait "$p" || die "a container run failed: $(tail -3 /tmp/attach.err)"; done
+  for p in "${pids[@]}"; do wait "$p" || die "a container run failed: $(tail -3 /run/attach.err)"; done
 done
 [ "$(ip -o link show master net0 | wc -l)" = "$n" ] || die "not $n ports on net0"
 ip netns exec nc1 ping -c1 -W2 "10.50.0.$((n + 10))" >/dev/null || die "nc1 cannot reach the last container"
-if plumb rollback "$net" 2>/tmp/refused; then die "rolling the network back under its users was allowed"; fi
-grep -q "live runs use" /tmp/refused || die "the refusal does not name the users: $(cat /tmp/refused)"
+if plumb rollback "$net" 2>/run/refused; then die "rolling the network back under its users was allowed"; fi
+grep -q "live runs use" /run/refused || die "the refusal does not name the users: $(cat /run/refused)"
 users=$(plumb journal list | awk '/container.rhai/ {print $1}')
-for u in $(echo "$users" | head -3); do grep -q "$u" /tmp/refused || die "user $u not named"; done
+for u in $(echo "$users" | head -3); do grep -q "$u" /run/refused || die "user $u not named"; done
 ip link show net0 >/dev/null || die "the refused rollback removed net0"
 left=$n
 for u in $(echo "$users" | shuf); do

@@ -6,15 +6,15 @@ ids=$(plumb journal list | awk 'NR > 1 {print $1}')
 [ "$ids" = "$(echo "$ids" | sort -t- -k3 -n)" ] || die "journal list is not in the order the runs began: $ids"
 newest=$(echo "$ids" | tail -1)
 plumb rollback --last 2>&1 | contains "rolled back run $newest" || die "--last did not undo the newest run $newest"
-plumb rollback --all 2>/tmp/all.err
-grep -o 'rolled back run [^ ]*' /tmp/all.err | awk '{print $4}' >/tmp/all.order
-[ "$(cat /tmp/all.order)" = "$(echo "$ids" | head -11 | tac)" ] || die "--all did not go newest first: $(cat /tmp/all.order)"
+plumb rollback --all 2>/run/all.err
+grep -o 'rolled back run [^ ]*' /run/all.err | awk '{print $4}' >/run/all.order
+[ "$(cat /run/all.order)" = "$(echo "$ids" | head -11 | tac)" ] || die "--all did not go newest first: $(cat /run/all.order)"
 # A run still going: --last says so instead of "no run has changes left".
-printf 'netns("waiting");\nsleep(30);\n' >/tmp/long.rhai
-plumb run /tmp/long.rhai 2>/dev/null & long=$!
+printf 'netns("waiting");\nsleep(30);\n' >/run/long.rhai
+plumb run /run/long.rhai 2>/dev/null & long=$!
 for _ in $(seq 100); do [ -e /run/netns/waiting ] && break; sleep 0.05; done
-plumb rollback --last 2>/tmp/last.err || true
-grep -q "still running" /tmp/last.err || die "--last did not name the running run: $(cat /tmp/last.err)"
+plumb rollback --last 2>/run/last.err || true
+grep -q "still running" /run/last.err || die "--last did not name the running run: $(cat /run/last.err)"
 kill -INT $long; wait $long || true
 [ ! -e /run/netns/waiting ] || die "the interrupted run left its namespace"
 echo "order: by run number"

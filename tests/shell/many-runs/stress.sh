@@ -14,15 +14,15 @@ jumps_ok() {
 }
 start=$(date +%s.%N)
 for round in $(seq "$rounds"); do
-  rm -f /tmp/watch.fail
+  rm -f /run/watch.fail
   # Watch the base chains while the runs go on.
-  ( while [ ! -e /tmp/runs.done ]; do jumps_ok >>/tmp/watch.fail || true; done ) &
+  ( while [ ! -e /run/runs.done ]; do jumps_ok >>/run/watch.fail || true; done ) &
   watcher=$!
   pids=()
-  for i in $(seq 0 7); do plumb run --set i=$i tests/fixtures/many-runs/run.rhai 2>>/tmp/runs.err & pids+=($!); done
-  for p in "${pids[@]}"; do wait "$p" || die "round $round: a run failed: $(tail -3 /tmp/runs.err)"; done
-  touch /tmp/runs.done; wait "$watcher"; rm -f /tmp/runs.done
-  [ ! -s /tmp/watch.fail ] || die "round $round: $(head -1 /tmp/watch.fail)"
+  for i in $(seq 0 7); do plumb run --set i=$i tests/fixtures/many-runs/run.rhai 2>>/run/runs.err & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || die "round $round: a run failed: $(tail -3 /run/runs.err)"; done
+  touch /run/runs.done; wait "$watcher"; rm -f /run/runs.done
+  [ ! -s /run/watch.fail ] || die "round $round: $(head -1 /run/watch.fail)"
   for spec in "nat PREROUTING" "nat OUTPUT" "nat POSTROUTING" "filter FORWARD"; do
     set -- $spec
     n=$(iptables -w -t "$1" -S "$2" | grep -c -- '-j PLUMB-')
@@ -31,9 +31,9 @@ for round in $(seq "$rounds"); do
   [ "$(plumb journal list | grep -c applied)" = 8 ] || die "round $round: not 8 applied runs"
   pids=()
   for id in $(plumb journal list | awk '/applied/ {print $1}' | shuf); do
-    plumb rollback "$id" 2>>/tmp/rollbacks.err & pids+=($!)
+    plumb rollback "$id" 2>>/run/rollbacks.err & pids+=($!)
   done
-  for p in "${pids[@]}"; do wait "$p" || die "round $round: a rollback failed: $(tail -3 /tmp/rollbacks.err)"; done
+  for p in "${pids[@]}"; do wait "$p" || die "round $round: a rollback failed: $(tail -3 /run/rollbacks.err)"; done
   after=$(snapshot)
   [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); die "round $round: the sandbox differs after the rollbacks"; }
   ! plumb journal list | grep -v 'rolled back' | contains '^2' || die "round $round: a run is not rolled back"
