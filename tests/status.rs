@@ -61,7 +61,7 @@ fn a_removed_address_is_missing() {
         &text,
         &[
             "missing    address 172.18.0.10/16 on link 'ceth0' in netns0\n",
-            "12 fine, 2 missing, 0 changed",
+            "14 fine, 2 missing, 0 changed",
         ],
     );
 }
@@ -119,6 +119,9 @@ fn every_script_is_as_made_right_after_its_run_and_the_rest_is_reported() {
     let mut body = String::from("text=$(mktemp)\n");
     for entry in std::fs::read_dir(common::repo().join("scripts")).unwrap() {
         let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rhai") {
+            continue; // scripts/cni/: plugin scripts, checked by tests/cni.rs
+        }
         body += &format!(
             r#"
             plumb run {p} >/dev/null 2>&1 || die "{p} failed"
