@@ -205,3 +205,37 @@ fn doc_prints_every_api_function_with_its_doc() {
     }
     assert!(text.contains("Create a named network namespace"), "{text}");
 }
+
+/// A bridge is as journaled when the run ends: snooping on (it is off only
+/// while ports join), up only when asked, and a MAC of its own that stays
+/// when the port whose MAC it would otherwise take leaves.
+#[test]
+fn a_bridge_keeps_its_mac_and_settings_as_ports_come_and_go() {
+    let script = script_file(
+        "bridge-state.rhai",
+        r#"
+        let br = bridge("br0");
+        for i in 0..3 {
+            let ns = netns("b" + i);
+            veth("vb" + i, #{ peer: "eth0", netns: ns, master: br });
+        }
+        bridge("br1", #{ up: false });
+        "#,
+    );
+    let out = sandbox(&format!(
+        r#"
+        expected=$(plumb run --dry-run {s} | grep -o 'link add br0 address [0-9a-f:]*' | awk '{{print $5}}')
+        plumb run {s} 2>/dev/null
+        ip -d link show br0 | contains "mcast_snooping 1" || die "snooping is off after the run"
+        ! ip link show br1 | contains ",UP" || die "br1 came up though not asked"
+        mac=$(cat /sys/class/net/br0/address)
+        [ "$mac" = "$expected" ] || die "br0 has $mac, the dry run said $expected"
+        for i in 0 1 2; do ip link del vb$i; [ "$(cat /sys/class/net/br0/address)" = "$mac" ] || die "br0's MAC changed when vb$i left"; done
+        plumb rollback --last >/dev/null 2>&1
+        echo "bridge: mac $mac kept, snooping on"
+        "#,
+        s = script.display()
+    ))
+    .ok();
+    assert_contains(&out.stdout, &["bridge: mac 02:", "kept, snooping on"]);
+}

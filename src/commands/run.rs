@@ -126,7 +126,7 @@ pub fn evaluate(
         },
     };
     let result = result.and_then(|()| {
-        let flushed = session.borrow_mut().flush();
+        let flushed = session.borrow_mut().settle();
         flushed.map_err(|f| (located(file, f), 1))
     });
     if result.is_ok() {

@@ -402,7 +402,11 @@ impl Session {
             }
             return Ok(());
         }
-        self.flush()?;
+        if let Op::Spawn { .. } = op {
+            self.settle()?; // a program sees the network as journaled
+        } else {
+            self.flush()?;
+        }
         let origin = self.origin.clone();
         self.apply_now(op, origin.as_ref())?;
         Ok(())
@@ -432,6 +436,18 @@ impl Session {
                 origin: origin.map(Box::new),
             }
         })
+    }
+
+    /// Bring the network to the state the journal describes before anything
+    /// looks at it: gathered rules applied, and bridges built without
+    /// multicast snooping (it makes each join O(ports)) get it back. At the
+    /// end of a run or statement, and before a program or probe runs.
+    pub fn settle(&mut self) -> std::result::Result<(), Failure> {
+        self.flush()?;
+        if let Mode::Apply(_) = self.mode {
+            self.kernel.settle_bridges()?;
+        }
+        Ok(())
     }
 
     fn apply_now(&mut self, op: Op, origin: Option<&Origin>) -> Result<()> {
@@ -477,7 +493,7 @@ impl Session {
         argv: &[String],
         timeout: Duration,
     ) -> std::result::Result<ExecOutput, Failure> {
-        self.flush()?;
+        self.settle()?;
         let origin = self.origin.clone();
         match &mut self.mode {
             Mode::DryRun(dry) => {
@@ -569,7 +585,7 @@ impl Session {
         assumed: T,
         f: impl FnOnce() -> plumb_kernel::Result<T>,
     ) -> std::result::Result<T, Failure> {
-        self.flush()?;
+        self.settle()?;
         match &mut self.mode {
             Mode::DryRun(dry) => {
                 dry.print(&format!("# probe: {what}"))?;

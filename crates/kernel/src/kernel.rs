@@ -4,7 +4,7 @@
 //! runtime that drives them.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -54,9 +54,18 @@ struct Connection {
     task: JoinHandle<()>,
 }
 
+/// Namespaces whose sockets stay open (besides the host's): a connection
+/// holds its read buffers, so one per namespace of a W5000 run cost
+/// 60 MiB; a run works in a few namespaces at a time.
+const OPEN_NAMESPACES: usize = 32;
+
 pub struct Kernel {
     rt: tokio::runtime::Runtime,
     connections: RefCell<HashMap<NsRef, Connection>>,
+    /// The namespaces (not the host) with an open socket, oldest first.
+    opened: RefCell<VecDeque<NsRef>>,
+    /// Bridges made without multicast snooping, until settle_bridges.
+    quiet_bridges: RefCell<Vec<(NsRef, String)>>,
     /// Started by the first namespace a run creates.
     spares: RefCell<Option<netns::SpareMaker>>,
 }
@@ -79,6 +88,8 @@ impl Kernel {
         Ok(Kernel {
             rt,
             connections: RefCell::new(HashMap::new()),
+            opened: RefCell::new(VecDeque::new()),
+            quiet_bridges: RefCell::new(Vec::new()),
             spares: RefCell::new(None),
         })
     }
@@ -94,6 +105,18 @@ impl Kernel {
                 task,
             },
         );
+        if *ns != NsRef::Host {
+            let oldest = {
+                let mut opened = self.opened.borrow_mut();
+                opened.push_back(ns.clone());
+                (opened.len() > OPEN_NAMESPACES)
+                    .then(|| opened.pop_front())
+                    .flatten()
+            };
+            if let Some(oldest) = oldest {
+                self.forget(&oldest);
+            }
+        }
         Ok(handle)
     }
 
@@ -109,7 +132,9 @@ impl Kernel {
     /// Close the socket bound to `ns`: an open socket would keep a deleted
     /// namespace (and its links) alive.
     pub fn forget(&self, ns: &NsRef) {
-        if let Some(c) = self.connections.borrow_mut().remove(ns) {
+        self.opened.borrow_mut().retain(|o| o != ns);
+        let closed = self.connections.borrow_mut().remove(ns);
+        if let Some(c) = closed {
             drop(c.handle);
             c.task.abort();
             let _ = self.rt.block_on(c.task);
@@ -212,11 +237,14 @@ impl Kernel {
         self.create_link(&h, ns, name, kind, request)?;
         match kind {
             LinkKind::Veth { peer, peer_netns } if settings.up => {
-                self.run(netlink::set_by_name(&h, name, Some(alias), true))?;
                 // The peer carries the mark too: it finds the pair when the
-                // first end was moved away.
+                // first end was moved away. It comes up first: the first end
+                // then comes up with its carrier, one state change instead
+                // of two (each walks the host's IPv6 routes; ~25% of a
+                // container's build on a big bridge, bench/FLOOR.md).
                 let peer_h = self.handle(peer_netns.as_ref().unwrap_or(ns))?;
-                self.run(netlink::set_by_name(&peer_h, peer, Some(alias), true))
+                self.run(netlink::set_by_name(&peer_h, peer, Some(alias), true))?;
+                self.run(netlink::set_by_name(&h, name, Some(alias), true))
             }
             _ => self.run(netlink::set_by_name(&h, name, Some(alias), false)),
         }
@@ -247,7 +275,16 @@ impl Kernel {
                     settings,
                 ));
             }
-            LinkKind::Bridge => netlink::NewLink::Bridge,
+            LinkKind::Bridge => {
+                // Every port that joins a snooping bridge re-arms every
+                // port's query timers: O(ports) per join, x1.7 for a
+                // thousand (bench/FLOOR.md). Snooping comes on once the
+                // ports are in: settle_bridges.
+                self.quiet_bridges
+                    .borrow_mut()
+                    .push((ns.clone(), name.to_string()));
+                netlink::NewLink::Bridge { snooping: false }
+            }
             LinkKind::Vxlan { spec, dev } => netlink::NewLink::Vxlan {
                 spec,
                 dev: match dev {
@@ -261,6 +298,27 @@ impl Kernel {
             },
         };
         self.run(netlink::add_link(h, name, new, settings))
+    }
+
+    /// Turn multicast snooping on (the kernel's default, and the state a
+    /// bridge is journaled in) on the bridges made since the last call; one
+    /// gone meanwhile is skipped. Called at the end of a run or statement,
+    /// and before a program or probe runs.
+    pub fn settle_bridges(&self) -> Result<()> {
+        let quiet = std::mem::take(&mut *self.quiet_bridges.borrow_mut());
+        for (ns, name) in quiet {
+            let Some(link) = self.find_link(&ns, &name)? else {
+                continue;
+            };
+            let h = self.handle(&ns)?;
+            self.run(netlink::set_snooping(
+                &h,
+                link.index,
+                &what(&ns, &name),
+                true,
+            ))?;
+        }
+        Ok(())
     }
 
     fn set(&self, ns: &NsRef, name: &str, change: SetLink<'_>) -> Result<()> {

@@ -13,8 +13,8 @@ use ipnet::IpNet;
 use rtnetlink::packet_core::ErrorMessage;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth, LinkAttribute,
-    LinkFlags, LinkInfo as NlLinkInfo, LinkMessage, MacVlanMode,
+    InfoBridge, InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth,
+    LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage, MacVlanMode,
 };
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
 use rtnetlink::packet_route::route::{
@@ -113,7 +113,8 @@ pub enum NewLink<'a> {
         /// Namespace fd the peer is created in (with its final name, in the same request).
         peer_netns: Option<&'a OwnedFd>,
     },
-    Bridge,
+    /// Without multicast snooping while ports join (see Kernel::settle_bridges).
+    Bridge { snooping: bool },
     Vxlan {
         spec: &'a VxlanSpec,
         /// The underlay device's index.
@@ -161,7 +162,12 @@ pub async fn add_link(
                 .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
                 .build()
         }
-        NewLink::Bridge => LinkBridge::new(name).build(),
+        // Up only when asked (LinkBridge::new brings it up).
+        NewLink::Bridge { snooping } => rtnetlink::LinkMessageBuilder::<LinkBridge>::new(name)
+            .set_info_data(InfoData::Bridge(vec![InfoBridge::MulticastSnooping(
+                snooping,
+            )]))
+            .build(),
         NewLink::Vxlan { spec, dev } => {
             let mut b = LinkVxlan::new(name, spec.id).port(spec.port);
             match spec.local {
@@ -320,6 +326,19 @@ pub async fn set_link(h: &Handle, index: u32, what: &str, change: SetLink<'_>) -
         .execute()
         .await
         .map_err(nl(format!("change {what} ({})", context.to_lowercase())))
+}
+
+/// Turn a bridge's multicast snooping on or off (`ip link set NAME type
+/// bridge mcast_snooping 1`): bridge settings take RTM_NEWLINK with its data.
+pub async fn set_snooping(h: &Handle, index: u32, what: &str, on: bool) -> Result<()> {
+    let msg = rtnetlink::LinkMessageBuilder::<LinkBridge>::new_with_info_kind(InfoKind::Bridge)
+        .index(index)
+        .set_info_data(InfoData::Bridge(vec![InfoBridge::MulticastSnooping(on)]))
+        .build();
+    h.link().change(msg).execute().await.map_err(nl(format!(
+        "change {what} (mcast_snooping {})",
+        u8::from(on)
+    )))
 }
 
 pub async fn delete_link(h: &Handle, index: u32, what: &str) -> Result<()> {

@@ -101,8 +101,8 @@ pub fn link_add(ns: &NsRef, name: &str, kind: &LinkKind, settings: &LinkSettings
             let mut lines = vec![format!("{head} type veth peer name {peer}{mtu}{netns}")];
             if settings.up {
                 let peer_ip = self::ip(peer_netns.as_ref().unwrap_or(ns));
-                lines.push(format!("{ip} link set {name} up"));
                 lines.push(format!("{peer_ip} link set {peer} up"));
+                lines.push(format!("{ip} link set {name} up"));
             }
             lines
         }
@@ -245,8 +245,8 @@ mod tests {
             link_add(&NsRef::Host, "veth0", &veth, &settings),
             vec![
                 "ip link add veth0 master br0 type veth peer name ceth0 netns netns0",
-                "ip link set veth0 up",
-                "ip -n netns0 link set ceth0 up"
+                "ip -n netns0 link set ceth0 up",
+                "ip link set veth0 up"
             ]
         );
         let vxlan = LinkKind::Vxlan {
