@@ -12,10 +12,11 @@ pub enum Which {
     All,
 }
 
-/// The runs to roll back, newest first.
-fn chosen(which: Which) -> Result<Vec<String>> {
+/// The runs to roll back, newest first, the first one loaded (a journal
+/// of a big run takes a while to read: not twice).
+fn chosen(which: Which) -> Result<(Option<Journal>, Vec<String>)> {
     if let Which::Run(id) = which {
-        return Ok(vec![id]);
+        return Ok((None, vec![id]));
     }
     let journals = Journal::list()?;
     for j in journals.iter().filter(|j| j.status() == Status::Unreadable) {
@@ -43,27 +44,33 @@ fn chosen(which: Which) -> Result<Vec<String>> {
                 running.join(", ")
             );
         }
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     }
     let n = if matches!(which, Which::Last) {
         1
     } else {
         pending.len()
     };
-    Ok(pending
+    let ids: Vec<String> = pending
         .into_iter()
         .take(n)
         .map(|j| j.run_id.clone())
-        .collect())
+        .collect();
+    let first = journals.into_iter().find(|j| j.run_id == ids[0]);
+    Ok((first, ids))
 }
 
 /// True when every chosen run is fully rolled back.
 pub fn rollback(which: Which, force: bool, kill: bool) -> Result<bool> {
-    let ids = chosen(which)?;
+    let (mut loaded, ids) = chosen(which)?;
     let kernel = Kernel::new()?;
     let mut clean = true;
     for id in ids {
-        let mut journal = Journal::load(&id)?;
+        // The others are read afresh: runs before them were being undone.
+        let mut journal = match loaded.take() {
+            Some(j) => j,
+            None => Journal::load(&id)?,
+        };
         match journal.status() {
             Status::Running if !force => {
                 return Err(JournalError::Running {

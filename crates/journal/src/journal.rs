@@ -546,8 +546,13 @@ impl Journal {
 
     /// The ids of journals whose text contains `needle` (read raw, unparsed).
     pub fn mentioning(needle: &[u8]) -> Result<Vec<String>> {
+        Self::mentioning_except(needle, None)
+    }
+
+    /// The same, never reading the journal `except` (the asker's own).
+    pub fn mentioning_except(needle: &[u8], except: Option<&str>) -> Result<Vec<String>> {
         let mut found = Vec::new();
-        Self::find_mentioning(needle, |id| {
+        Self::find_mentioning(needle, except, |id| {
             found.push(id.to_string());
             None::<()>
         })?;
@@ -558,10 +563,14 @@ impl Journal {
     /// `needle`: stops reading files as soon as it has an answer.
     pub fn find_mentioning<T>(
         needle: &[u8],
+        except: Option<&str>,
         mut f: impl FnMut(&str) -> Option<T>,
     ) -> Result<Option<T>> {
         let dir = state_dir();
         for id in journal_ids(&dir)? {
+            if Some(id.as_str()) == except {
+                continue;
+            }
             let Ok(bytes) = fs::read(Self::file_of(&dir, &id)) else {
                 continue;
             };

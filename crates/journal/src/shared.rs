@@ -22,10 +22,7 @@ fn holds(journal: &Journal) -> bool {
 /// `key` (the first found: every holder agrees on what the object was
 /// before plumb). A run asks about its own entries in memory.
 pub fn other_holder(key: &str, except: &str) -> Result<Option<Holder>> {
-    Journal::find_mentioning(&Journal::shared_needle(key), |id| {
-        if id == except {
-            return None;
-        }
+    Journal::find_mentioning(&Journal::shared_needle(key), Some(except), |id| {
         let journal = Journal::load(id).ok()?; // removed meanwhile: it held nothing
         if !holds(&journal) {
             return None;
@@ -100,10 +97,7 @@ pub fn free_host(
 pub fn users(owner: &str) -> Result<Vec<(String, String)>> {
     let needle = serde_json::to_vec(&Owner::Run(owner.to_string())).expect("serializes");
     let mut found = Vec::new();
-    for id in Journal::mentioning(&needle)? {
-        if id == owner {
-            continue;
-        }
+    for id in Journal::mentioning_except(&needle, Some(owner))? {
         let Ok(journal) = Journal::load(&id) else {
             continue;
         };
