@@ -135,6 +135,29 @@ mod tests {
         assert!(parse_http_url("http://example.com/").is_err());
     }
 
+    /// A TCP socket bound to a free loopback port, and the port.
+    fn bound_not_listening() -> (std::os::fd::OwnedFd, u16) {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket calls on a zeroed sockaddr_in we own.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0);
+            let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
+            let mut sa: libc::sockaddr_in = std::mem::zeroed();
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+            assert_eq!(libc::bind(raw, (&raw const sa).cast(), len), 0);
+            let mut got_len = len;
+            assert_eq!(
+                libc::getsockname(raw, (&raw mut sa).cast(), &mut got_len),
+                0
+            );
+            (fd, u16::from_be(sa.sin_port))
+        }
+    }
+
     #[test]
     fn a_closed_port_on_loopback_is_refused() {
         // Loopback of this test's own namespace: nothing is sent anywhere.
@@ -142,6 +165,11 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tcp_connect(&NsRef::Host, addr, Duration::from_secs(1)).unwrap();
         drop(listener);
+        // A port bound but not listening refuses, and is nobody's source
+        // port meanwhile (a client given the freed port as its own would
+        // connect to itself).
+        let closed = bound_not_listening();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], closed.1));
         let err = tcp_connect(&NsRef::Host, addr, Duration::from_secs(1)).unwrap_err();
         assert!(err.to_string().contains(&addr.to_string()), "{err}");
     }
