@@ -35,7 +35,41 @@ impl Api {
         self.params.borrow_mut().nest(values);
         let result = engine.eval_ast::<Dynamic>(&ast);
         self.params.borrow_mut().unnest();
-        result.map_err(|e| located(&e))
+        result.map_err(|e| match exit_request(&e) {
+            Some(_) => e, // exit() ends the whole run
+            None => located(&e),
+        })
+    }
+}
+
+/// What `exit(N)` carries out of the engine. Rhai's own `exit` becomes
+/// success in every evaluation API, whatever its value; plumb's ends the
+/// evaluation as a termination no `try` catches, with the code.
+#[derive(Clone, Copy, Debug)]
+struct ExitRequest(u8);
+
+/// The exit code asked for by `exit(N)`: 0 (also `exit()`) is success;
+/// 1 for a value that is not a number.
+fn exit_code(value: &Dynamic) -> u8 {
+    match value.as_int() {
+        Ok(n) => n.clamp(0, 255) as u8,
+        Err(_) if value.is_unit() => 0,
+        Err(_) => 1,
+    }
+}
+
+fn exit(value: &Dynamic) -> RhaiResult<()> {
+    let request = Dynamic::from(ExitRequest(exit_code(value)));
+    Err(EvalAltResult::ErrorTerminated(request, rhai::Position::NONE).into())
+}
+
+/// The code of an evaluation that ended with `exit(N)`.
+pub fn exit_request(err: &EvalAltResult) -> Option<u8> {
+    match err {
+        EvalAltResult::ErrorTerminated(token, _) => {
+            token.clone().try_cast::<ExitRequest>().map(|r| r.0)
+        }
+        _ => None,
     }
 }
 
@@ -261,6 +295,21 @@ pub fn register(engine: &mut Engine, api: &Api) {
     );
     api!(
         engine,
+        "exit",
+        ["code: i64", "()"],
+        "End the script: exit(0) keeps its changes; any other code rolls them back and is plumb's exit status.",
+        // Any value, as Rhai's own exit takes: one that is no number is code 1.
+        |code: Dynamic| exit(&code)
+    );
+    api!(
+        engine,
+        "exit",
+        ["()"],
+        "End the script here, keeping its changes (as exit(0)).",
+        || exit(&Dynamic::UNIT)
+    );
+    api!(
+        engine,
         "sleep",
         ["seconds: f64", "()"],
         "Pause for a number of seconds (Ctrl-C ends it).",
@@ -278,6 +327,20 @@ pub fn register(engine: &mut Engine, api: &Api) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_values_become_exit_codes_that_no_try_catches() {
+        assert_eq!(exit_code(&Dynamic::from(3_i64)), 3);
+        assert_eq!(exit_code(&Dynamic::UNIT), 0);
+        assert_eq!(exit_code(&Dynamic::from(1000_i64)), 255);
+        assert_eq!(exit_code(&Dynamic::from("x")), 1);
+        let mut engine = Engine::new();
+        engine.register_fn("exit", |code: i64| exit(&Dynamic::from(code)));
+        let err = engine
+            .run("fn f() { try { exit(3); } catch { } } f(); throw \"not reached\";")
+            .unwrap_err();
+        assert_eq!(exit_request(&err), Some(3), "{err}");
+    }
 
     #[test]
     fn near_names_are_found() {
