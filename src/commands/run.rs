@@ -166,6 +166,9 @@ pub fn undo_failed(session: &mut Session) -> Result<bool> {
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
     let (file, source) = read_script(&args.script)?;
+    if !args.dry_run {
+        script::needs::preflight(&file, &source)?;
+    }
     let kernel = Kernel::new()?;
     let session = if args.dry_run {
         Session::dry_run(kernel, Box::new(std::io::stdout()))

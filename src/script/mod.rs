@@ -58,6 +58,7 @@ mod ipam;
 mod links;
 mod memory;
 mod namespaces;
+pub mod needs;
 mod probes;
 mod processes;
 mod queries;

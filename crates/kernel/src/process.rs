@@ -87,12 +87,14 @@ fn tie(cmd: &mut Command) {
 }
 
 fn spawn_error(argv: &[String], ns: &NsRef, e: std::io::Error) -> Error {
-    let hint = if e.kind() == std::io::ErrorKind::NotFound {
-        " (is it installed and on PATH?)"
-    } else {
-        ""
-    };
-    Error::io(format!("run {:?} in {ns}{hint}", argv.join(" ")), e)
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return crate::programs::missing_error(
+            argv[..1].to_vec(),
+            &format!("running {:?} in {ns}", argv.join(" ")),
+            Vec::new(),
+        );
+    }
+    Error::io(format!("run {:?} in {ns}", argv.join(" ")), e)
 }
 
 /// Run a program to completion inside `ns`, capturing its output. It is
