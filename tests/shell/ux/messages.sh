@@ -1,0 +1,68 @@
+# What users read: a misspelt function, a huge bad name, an unused --set,
+# plumb doc for the native stdlib and for an unknown name, stdlib errors
+# with their file, ipam's invalid subnet, a bad published port, handles and
+# records printed as text.
+before=$(snapshot)
+fails() { # fails NAME SCRIPT: run it, which must fail; its stderr in /tmp/NAME.err
+  if plumb run - 2>/tmp/$1.err <<<"$2"; then die "$1 should fail"; fi
+  cat /tmp/$1.err
+}
+has() { grep -F -- "$2" /tmp/$1.err >/dev/null || die "$1: no '$2'"; }
+
+fails misspelt 'bridg("x");'
+has misspelt '<stdin>:1:1: there is no function bridg(string); did you mean `bridge`?'
+has misspelt '  bridge(name: &str, options: Map) -> Link'
+grep -E 'ImmutableString|&str \|' /tmp/misspelt.err && die "Rust type names in the message"
+
+python3 -c 'print("netns(\"" + "n" * 1000000 + "\");")' >/tmp/huge.rhai
+if plumb run /tmp/huge.rhai 2>/tmp/huge.err; then die "a 1 MB name was accepted"; fi
+[ "$(wc -c </tmp/huge.err)" -lt 1000 ] || die "the 1 MB name was echoed: $(wc -c </tmp/huge.err) bytes"
+grep -F '... (1000000 bytes)' /tmp/huge.err >/dev/null || die "the cut name does not say its size"
+
+if plumb run - --set colour=red 2>/tmp/unused.err <<<'throw "early";'; then die "throw succeeded"; fi
+grep -F 'was not used' /tmp/unused.err && die "--set reported unused by a script that failed before reading it"
+plumb run - --set colour=red 2>/tmp/unused.err <<<'let x = 1;'
+grep -F -- '--set colour=... was not used by <stdin>' /tmp/unused.err >/dev/null || die "an unused --set was not reported"
+
+plumb doc pool >/tmp/doc.out
+grep -F 'ipam::pool(subnet: &str) -> Pool' /tmp/doc.out >/dev/null || die "plumb doc pool is empty"
+if plumb doc brige 2>/tmp/doc.err; then die "plumb doc of an unknown name succeeded"; fi
+grep -F "no function matches 'brige'; did you mean bridge?" /tmp/doc.err >/dev/null || die "no suggestion"
+if plumb doc nosuch 2>/tmp/doc.err; then die "plumb doc nosuch succeeded"; fi
+grep -F "no function matches 'nosuch'" /tmp/doc.err >/dev/null || die "no error for an unknown name"
+
+fails stdlib 'import "docker" as docker;
+let n = docker::network("n1", #{ subnet: "10.41.0.0/24" });
+docker::run("c1", n, #{ publish: ["abc:80"] });'
+has stdlib '<stdin>:3:9: in run() at stdlib/docker.rhai:'
+has stdlib "publish 'abc:80': the host port 'abc' is not a number"
+fails range 'import "docker" as docker;
+let n = docker::network("n1", #{ subnet: "10.41.0.0/24" });
+docker::run("c1", n, #{ publish: ["8080:70000"] });'
+has range "publish '8080:70000': the container port 70000 is not between 1 and 65535"
+fails shape 'import "docker" as docker;
+let n = docker::network("n1", #{ subnet: "10.41.0.0/24" });
+docker::run("c1", n, #{ publish: ["1:2:3:4"] });'
+has shape "publish '1:2:3:4' is not [HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp]"
+
+fails ipam 'import "ipam" as ipam;
+let p = ipam::pool("nonsense");'
+has ipam "<stdin>:2:15: ipam::pool(): invalid subnet 'nonsense'"
+[ "$before" = "$(snapshot)" ] || die "a failed run left something"
+
+cat >/tmp/show.rhai <<'R'
+let ns = netns("shown");
+let v = veth("v-shown", #{ peer: "eth0", netns: ns });
+addr(v.peer, "10.42.0.2/24");
+route(ns, "default", #{ via: "10.42.0.1" });
+print([ns, v, v.peer, host()]);
+print(`${v.peer} in a string`);
+print(routes(ns));
+R
+plumb run /tmp/show.rhai >/tmp/show.out
+cat /tmp/show.out
+grep -Fx '[netns shown, link v-shown, link eth0 in shown, netns host]' /tmp/show.out >/dev/null || die "handles in a list"
+grep -Fx 'link eth0 in shown in a string' /tmp/show.out >/dev/null || die "a handle in a string"
+grep -F '"dest": "default"' /tmp/show.out >/dev/null || die "routes are not printed as records"
+grep -E 'RouteInfo|Some\(|plumb::' /tmp/show.out && die "Rust debug text in the output"
+echo ok
