@@ -414,7 +414,15 @@ mod tests {
     #[test]
     fn missing_program_is_a_clear_error() {
         let err = exec_in(&NsRef::Host, &argv(&["no-such-program-xyz"]), None, None).unwrap_err();
-        assert!(err.to_string().contains("is it installed"), "{err}");
+        assert!(
+            err.to_string().starts_with("running \"no-such-program-xyz\" in the host namespace needs no-such-program-xyz, which is not installed: install the package that provides no-such-program-xyz"),
+            "{err}"
+        );
+        let err = exec_in(&NsRef::Host, &argv(&["/nowhere/ping"]), None, None).unwrap_err();
+        assert!(
+            err.to_string().contains("apt-get install -y iputils-ping"),
+            "{err}"
+        );
     }
 
     #[test]
