@@ -48,7 +48,19 @@ has shape "publish '1:2:3:4' is not [HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp]"
 fails ipam 'import "ipam" as ipam;
 let p = ipam::pool("nonsense");'
 has ipam "<stdin>:2:15: ipam::pool(): invalid subnet 'nonsense'"
+fails broadcast 'print(cidr_host("10.0.0.0/28", 15));'
+has broadcast '<stdin>:1:7: cidr_host(): address 15 of 10.0.0.0/28 is its broadcast address, not a host (the last host is 14)'
+fails network 'print(cidr_host("10.0.0.0/28", 0));'
+has network 'cidr_host(): address 0 of 10.0.0.0/28 is its network address, not a host (hosts start at 1)'
+[ "$(plumb run - <<<'print(cidr_host("10.0.0.0/28", 14));')" = 10.0.0.14/28 ] || die "the last host was refused"
 [ "$before" = "$(snapshot)" ] || die "a failed run left something"
+
+# A script from standard input, and its --set values in the journal's list.
+plumb run - --set name=from-stdin <<<'netns(param("name", "x"));'
+[ -e /run/netns/from-stdin ] || die "the script from standard input did not run"
+plumb journal list | grep -E 'applied +1 .*<stdin> \[name=from-stdin\]' >/dev/null ||
+  { plumb journal list; die "journal list does not show the --set value"; }
+plumb rollback --last
 
 cat >/tmp/show.rhai <<'R'
 let ns = netns("shown");
