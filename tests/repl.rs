@@ -208,7 +208,7 @@ fn undo_takes_back_whole_statements_and_save_leaves_them_out() {
     );
     let out = sandbox(&format!(
         r#"
-        export HOME=$(mktemp -d)
+        export HOME=/run/home && mkdir -p $HOME
         python3 tests/common/pty_session.py {session} -- plumb repl
         [ "$(ls /run/netns)" = keep ] || die "namespaces left: $(ls /run/netns)"
         ! ip link show br-x 2>/dev/null || die "br-x is left"
@@ -271,7 +271,7 @@ fn ctrl_c_stops_the_statement_keeps_typed_ahead_lines_and_a_line_may_end_in_an_o
     );
     let out = sandbox(&format!(
         r#"
-        export HOME=$(mktemp -d)
+        export HOME=/run/home && mkdir -p $HOME
         rc=0
         python3 tests/common/pty_session.py {session} -- plumb repl || rc=$?
         [ $rc = 4 ] || die "exit(4) left the REPL with status $rc"

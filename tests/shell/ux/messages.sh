@@ -3,33 +3,33 @@
 # with their file, ipam's invalid subnet, a bad published port, handles and
 # records printed as text.
 before=$(snapshot)
-fails() { # fails NAME SCRIPT: run it, which must fail; its stderr in /tmp/NAME.err
-  if plumb run - 2>/tmp/$1.err <<<"$2"; then die "$1 should fail"; fi
-  cat /tmp/$1.err
+fails() { # fails NAME SCRIPT: run it, which must fail; its stderr in /run/NAME.err
+  if plumb run - 2>/run/$1.err <<<"$2"; then die "$1 should fail"; fi
+  cat /run/$1.err
 }
-has() { grep -F -- "$2" /tmp/$1.err >/dev/null || die "$1: no '$2'"; }
+has() { grep -F -- "$2" /run/$1.err >/dev/null || die "$1: no '$2'"; }
 
 fails misspelt 'bridg("x");'
 has misspelt '<stdin>:1:1: there is no function bridg(string); did you mean `bridge`?'
 has misspelt '  bridge(name: &str, options: Map) -> Link'
-grep -E 'ImmutableString|&str \|' /tmp/misspelt.err && die "Rust type names in the message"
+grep -E 'ImmutableString|&str \|' /run/misspelt.err && die "Rust type names in the message"
 
-python3 -c 'print("netns(\"" + "n" * 1000000 + "\");")' >/tmp/huge.rhai
-if plumb run /tmp/huge.rhai 2>/tmp/huge.err; then die "a 1 MB name was accepted"; fi
-[ "$(wc -c </tmp/huge.err)" -lt 1000 ] || die "the 1 MB name was echoed: $(wc -c </tmp/huge.err) bytes"
-grep -F '... (1000000 bytes)' /tmp/huge.err >/dev/null || die "the cut name does not say its size"
+python3 -c 'print("netns(\"" + "n" * 1000000 + "\");")' >/run/huge.rhai
+if plumb run /run/huge.rhai 2>/run/huge.err; then die "a 1 MB name was accepted"; fi
+[ "$(wc -c </run/huge.err)" -lt 1000 ] || die "the 1 MB name was echoed: $(wc -c </run/huge.err) bytes"
+grep -F '... (1000000 bytes)' /run/huge.err >/dev/null || die "the cut name does not say its size"
 
-if plumb run - --set colour=red 2>/tmp/unused.err <<<'throw "early";'; then die "throw succeeded"; fi
-grep -F 'was not used' /tmp/unused.err && die "--set reported unused by a script that failed before reading it"
-plumb run - --set colour=red 2>/tmp/unused.err <<<'let x = 1;'
-grep -F -- '--set colour=... was not used by <stdin>' /tmp/unused.err >/dev/null || die "an unused --set was not reported"
+if plumb run - --set colour=red 2>/run/unused.err <<<'throw "early";'; then die "throw succeeded"; fi
+grep -F 'was not used' /run/unused.err && die "--set reported unused by a script that failed before reading it"
+plumb run - --set colour=red 2>/run/unused.err <<<'let x = 1;'
+grep -F -- '--set colour=... was not used by <stdin>' /run/unused.err >/dev/null || die "an unused --set was not reported"
 
-plumb doc pool >/tmp/doc.out
-grep -F 'ipam::pool(subnet: &str) -> Pool' /tmp/doc.out >/dev/null || die "plumb doc pool is empty"
-if plumb doc brige 2>/tmp/doc.err; then die "plumb doc of an unknown name succeeded"; fi
-grep -F "no function matches 'brige'; did you mean bridge?" /tmp/doc.err >/dev/null || die "no suggestion"
-if plumb doc nosuch 2>/tmp/doc.err; then die "plumb doc nosuch succeeded"; fi
-grep -F "no function matches 'nosuch'" /tmp/doc.err >/dev/null || die "no error for an unknown name"
+plumb doc pool >/run/doc.out
+grep -F 'ipam::pool(subnet: &str) -> Pool' /run/doc.out >/dev/null || die "plumb doc pool is empty"
+if plumb doc brige 2>/run/doc.err; then die "plumb doc of an unknown name succeeded"; fi
+grep -F "no function matches 'brige'; did you mean bridge?" /run/doc.err >/dev/null || die "no suggestion"
+if plumb doc nosuch 2>/run/doc.err; then die "plumb doc nosuch succeeded"; fi
+grep -F "no function matches 'nosuch'" /run/doc.err >/dev/null || die "no error for an unknown name"
 
 fails stdlib 'import "docker" as docker;
 let n = docker::network("n1", #{ subnet: "10.41.0.0/24" });
@@ -62,7 +62,7 @@ plumb journal list | grep -E 'applied +1 .*<stdin> \[name=from-stdin\]' >/dev/nu
   { plumb journal list; die "journal list does not show the --set value"; }
 plumb rollback --last
 
-cat >/tmp/show.rhai <<'R'
+cat >/run/show.rhai <<'R'
 let ns = netns("shown");
 let v = veth("v-shown", #{ peer: "eth0", netns: ns });
 addr(v.peer, "10.42.0.2/24");
@@ -71,10 +71,10 @@ print([ns, v, v.peer, host()]);
 print(`${v.peer} in a string`);
 print(routes(ns));
 R
-plumb run /tmp/show.rhai >/tmp/show.out
-cat /tmp/show.out
-grep -Fx '[netns shown, link v-shown, link eth0 in shown, netns host]' /tmp/show.out >/dev/null || die "handles in a list"
-grep -Fx 'link eth0 in shown in a string' /tmp/show.out >/dev/null || die "a handle in a string"
-grep -F '"dest": "default"' /tmp/show.out >/dev/null || die "routes are not printed as records"
-grep -E 'RouteInfo|Some\(|plumb::' /tmp/show.out && die "Rust debug text in the output"
+plumb run /run/show.rhai >/run/show.out
+cat /run/show.out
+grep -Fx '[netns shown, link v-shown, link eth0 in shown, netns host]' /run/show.out >/dev/null || die "handles in a list"
+grep -Fx 'link eth0 in shown in a string' /run/show.out >/dev/null || die "a handle in a string"
+grep -F '"dest": "default"' /run/show.out >/dev/null || die "routes are not printed as records"
+grep -E 'RouteInfo|Some\(|plumb::' /run/show.out && die "Rust debug text in the output"
 echo ok
