@@ -24,7 +24,7 @@ use crate::cli::{GraphFormat, Renderer};
 use crate::commands::graph as graph_command;
 use crate::error::{Error, Result};
 use crate::script::{self, Api, Params, ScriptError, INTERRUPTED};
-use plumb_journal::{Journal, Session};
+use plumb_journal::{EntryState, Journal, Session};
 use plumb_kernel::{Kernel, NsRef, MAIN_TABLE};
 
 pub struct ReplArgs {
@@ -44,17 +44,15 @@ struct Statement {
 }
 
 impl Statement {
-    fn made_changes(&self) -> bool {
-        self.last > self.after
-    }
-
-    /// How many of its changes are still in place, of how many.
+    /// How many of its changes are still in place, of how many it made
+    /// (a change the kernel refused inside a `try` was never made).
     fn live(&self, journal: &Journal) -> (usize, usize) {
-        let mine = journal
+        let made = journal
             .entries()
             .iter()
-            .filter(|e| e.seq > self.after && e.seq <= self.last);
-        mine.fold((0, 0), |(live, all), e| {
+            .filter(|e| e.seq > self.after && e.seq <= self.last)
+            .filter(|e| e.state != EntryState::Failed);
+        made.fold((0, 0), |(live, all), e| {
             (live + usize::from(e.state.is_live()), all + 1)
         })
     }
@@ -407,7 +405,7 @@ impl Repl {
             let changed: Vec<&Statement> = self
                 .statements
                 .iter()
-                .filter(|s| s.made_changes() && s.live(journal).0 > 0)
+                .filter(|s| s.live(journal).0 > 0)
                 .collect();
             if changed.is_empty() {
                 println!("nothing to undo");
