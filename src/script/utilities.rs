@@ -106,6 +106,32 @@ fn script_type(rust: &str) -> &str {
     }
 }
 
+/// A signature with Rust's type names in a script writer's words:
+/// `bridge(name: &str, options: Map) -> Link` is `bridge(name: string, options: map) -> Link`.
+fn in_script_words(signature: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in signature.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() || c == '_' || c == '&' {
+            word.push(c);
+            continue;
+        }
+        out += match word.as_str() {
+            "&str" => "string",
+            "i64" => "int",
+            "f64" => "float",
+            "Map" => "map",
+            "Array" => "array",
+            "Dynamic" => "any",
+            other => other,
+        };
+        word.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
@@ -145,7 +171,10 @@ pub fn explain_missing(engine: &Engine, signature: &str) -> String {
     let docs = super::reference(engine);
     let same: Vec<&super::FnDoc> = docs.iter().filter(|d| d.name == name).collect();
     if !same.is_empty() {
-        let forms: Vec<String> = same.iter().map(|d| format!("  {}", d.signature)).collect();
+        let forms: Vec<String> = same
+            .iter()
+            .map(|d| format!("  {}", in_script_words(&d.signature)))
+            .collect();
         return format!(
             "{called} does not match any form of {name}: use one of\n{}",
             forms.join("\n")
@@ -164,7 +193,7 @@ pub fn explain_missing(engine: &Engine, signature: &str) -> String {
             let forms: Vec<String> = docs
                 .iter()
                 .filter(|d| d.name == *best)
-                .map(|d| format!("  {}", d.signature))
+                .map(|d| format!("  {}", in_script_words(&d.signature)))
                 .collect();
             let others: Vec<&str> = near.iter().skip(1).take(3).map(|(_, n)| *n).collect();
             let also = if others.is_empty() {
@@ -348,5 +377,13 @@ mod tests {
         assert_eq!(edit_distance("veht", "veth"), 2);
         assert_eq!(script_type("&str | ImmutableString | String"), "string");
         assert_eq!(script_type("plumb::script::convert::Link"), "Link");
+        assert_eq!(
+            in_script_words("veth(ns: Netns, name: &str, options: Map) -> Link"),
+            "veth(ns: Netns, name: string, options: map) -> Link"
+        );
+        assert_eq!(
+            in_script_words("exec_in(ns: Netns, argv: Array, t: f64) -> i64"),
+            "exec_in(ns: Netns, argv: array, t: float) -> int"
+        );
     }
 }

@@ -11,8 +11,8 @@ has() { grep -F -- "$2" /run/$1.err >/dev/null || die "$1: no '$2'"; }
 
 fails misspelt 'bridg("x");'
 has misspelt '<stdin>:1:1: there is no function bridg(string); did you mean `bridge`?'
-has misspelt '  bridge(name: &str, options: Map) -> Link'
-grep -E 'ImmutableString|&str \|' /run/misspelt.err && die "Rust type names in the message"
+has misspelt '  bridge(name: string, options: map) -> Link'
+grep -E 'ImmutableString|&str|Map' /run/misspelt.err && die "Rust type names in the message"
 
 python3 -c 'print("netns(\"" + "n" * 1000000 + "\");")' >/run/huge.rhai
 if plumb run /run/huge.rhai 2>/run/huge.err; then die "a 1 MB name was accepted"; fi
