@@ -163,7 +163,7 @@ fn dispatch(command: Command, sandboxed: bool) -> error::Result<ExitCode> {
             params: params(&sets)?,
             rollback_on_exit,
         })
-        .map(status),
+        .map(ExitCode::from),
         Command::Test {
             paths,
             jobs,

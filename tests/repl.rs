@@ -5,10 +5,13 @@ mod common;
 
 use common::{assert_contains, sandbox, script_file};
 
-/// Steps for tests/common/pty_session.py, as a JSON file; returns its path.
-fn steps(list: &[(&str, &str)]) -> String {
+/// Steps for tests/common/pty_session.py, as a JSON file named after the
+/// test (tests run in parallel); returns its path.
+fn steps(test: &str, list: &[(&str, &str)]) -> String {
     let json = serde_json::to_string(list).unwrap();
-    script_file("steps.json", &json).display().to_string()
+    script_file(&format!("{test}.steps.json"), &json)
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -16,55 +19,58 @@ fn a_session_keeps_state_undoes_failures_completes_names_and_saves_a_script() {
     let prompt = ("expect", "plumb> ");
     let saved = common::script_file("saved.rhai", "");
     let save_command = format!(":save {}\r", saved.display());
-    let session = steps(&[
-        prompt,
-        ("send", "let x = 40;\r"),
-        prompt,
-        // A function typed over three lines: Enter continues while the brace is open.
-        ("send", "fn add(a, b) {\r"),
-        ("send", "    a + b\r"),
-        ("send", "}\r"),
-        prompt,
-        ("send", "add(x, 2)\r"),
-        ("expect", "=> 42"),
-        ("send", "let ns = netns(\"web\");\r"),
-        prompt,
-        (
-            "send",
-            "let v = veth(\"v-web\", #{ peer: \"eth0\", netns: ns });\r",
-        ),
-        prompt,
-        // The second address is bad: the line's first address is undone too.
-        (
-            "send",
-            "addr(v, \"10.7.0.1/24\"); addr(v.peer, \"10.7.0.300/24\");\r",
-        ),
-        ("expect", r"\^ invalid address '10\.7\.0\.300/24'"),
-        ("expect", r"undid the 1 change\(s\) this statement made"),
-        prompt,
-        ("send", "addr(v.peer, \"10.7.0.2/24\");\r"),
-        prompt,
-        // Tab inside a string offers the namespace that exists.
-        ("send", "netns_open(\"we\t"),
-        ("expect", "netns_open\\(\"web"),
-        ("send", "\x03"),
-        prompt,
-        // :undo removes the address from the kernel.
-        ("send", ":undo\r"),
-        ("expect", r"undid 1 change\(s\)"),
-        prompt,
-        ("send", ":journal\r"),
-        (
-            "expect",
-            r"undone +ip -n web addr add 10\.7\.0\.2/24 brd \+ dev eth0",
-        ),
-        prompt,
-        ("send", save_command.as_str()),
-        ("expect", "wrote 5 statement"),
-        prompt,
-        ("send", ":quit\r"),
-        ("expect", r"keeps 2 change\(s\); undo with: plumb rollback"),
-    ]);
+    let session = steps(
+        "session",
+        &[
+            prompt,
+            ("send", "let x = 40;\r"),
+            prompt,
+            // A function typed over three lines: Enter continues while the brace is open.
+            ("send", "fn add(a, b) {\r"),
+            ("send", "    a + b\r"),
+            ("send", "}\r"),
+            prompt,
+            ("send", "add(x, 2)\r"),
+            ("expect", "=> 42"),
+            ("send", "let ns = netns(\"web\");\r"),
+            prompt,
+            (
+                "send",
+                "let v = veth(\"v-web\", #{ peer: \"eth0\", netns: ns });\r",
+            ),
+            prompt,
+            // The second address is bad: the line's first address is undone too.
+            (
+                "send",
+                "addr(v, \"10.7.0.1/24\"); addr(v.peer, \"10.7.0.300/24\");\r",
+            ),
+            ("expect", r"\^ invalid address '10\.7\.0\.300/24'"),
+            ("expect", r"undid the 1 change\(s\) this statement made"),
+            prompt,
+            ("send", "addr(v.peer, \"10.7.0.2/24\");\r"),
+            prompt,
+            // Tab inside a string offers the namespace that exists.
+            ("send", "netns_open(\"we\t"),
+            ("expect", "netns_open\\(\"web"),
+            ("send", "\x03"),
+            prompt,
+            // :undo removes the address from the kernel.
+            ("send", ":undo\r"),
+            ("expect", r"undid 1 change\(s\)"),
+            prompt,
+            ("send", ":journal\r"),
+            (
+                "expect",
+                r"undone +ip -n web addr add 10\.7\.0\.2/24 brd \+ dev eth0",
+            ),
+            prompt,
+            ("send", save_command.as_str()),
+            ("expect", "wrote 5 statement"),
+            prompt,
+            ("send", ":quit\r"),
+            ("expect", r"keeps 2 change\(s\); undo with: plumb rollback"),
+        ],
+    );
     let out = sandbox(&format!(
         r##"
         export HOME=$(mktemp -d) saved={saved}
@@ -169,5 +175,115 @@ fn a_killed_session_is_incomplete_and_rollback_undoes_it() {
         ! ip link show br-k 2>/dev/null || die "br-k is left"
         "#,
     );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn undo_takes_back_whole_statements_and_save_leaves_them_out() {
+    let prompt = ("expect", "plumb> ");
+    let saved = script_file("undo-save.rhai", "");
+    let save_command = format!(":save {}\r", saved.display());
+    let session = steps(
+        "undo-save",
+        &[
+            prompt,
+            ("send", "let keep = netns(\"keep\");\r"),
+            prompt,
+            // One statement, three changes: :undo takes all three or none.
+            ("send", "for i in 0..3 { netns(`loop${i}`); }\r"),
+            prompt,
+            ("send", "let label = \"changes nothing\";\r"),
+            prompt,
+            // A change the kernel refused inside try was never made: the statement stands.
+            (
+                "send",
+                "try { veth(\"lo\", #{ peer: \"x\" }); } catch { }\r",
+            ),
+            prompt,
+            ("send", "bridge(\"br-x\");\r"),
+            prompt,
+            ("send", ":undo 2\r"),
+            ("expect", r"undid 4 change\(s\)"),
+            prompt,
+            ("send", save_command.as_str()),
+            ("expect", r"wrote 3 statement\(s\)"),
+            prompt,
+            ("send", ":quit\r"),
+            ("expect", r"keeps 1 change\(s\)"),
+        ],
+    );
+    let out = sandbox(&format!(
+        r#"
+        export HOME=/run/home && mkdir -p $HOME
+        python3 tests/common/pty_session.py {session} -- plumb repl
+        [ "$(ls /run/netns)" = keep ] || die "namespaces left: $(ls /run/netns)"
+        ! ip link show br-x 2>/dev/null || die "br-x is left"
+        printf '%s\n' '// Saved from a plumb repl session.' 'let keep = netns("keep");' 'let label = "changes nothing";' \
+          'try {{ veth("lo", #{{ peer: "x" }}); }} catch {{ }}' >/run/want
+        diff /run/want {saved} || die "the saved script holds undone statements"
+        plumb rollback --last
+        plumb run {saved}
+        [ "$(ls /run/netns)" = keep ] || die "the saved script builds something else"
+        "#,
+        saved = saved.display()
+    ));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn ctrl_c_stops_the_statement_keeps_typed_ahead_lines_and_a_line_may_end_in_an_operator() {
+    let prompt = ("expect", "plumb> ");
+    let session = steps(
+        "ctrl-c",
+        &[
+            prompt,
+            // The output differs from the echoed input, so each expect sees the output.
+            (
+                "send",
+                "netns(\"slow\"); print(\"sleep\" + \"ing\"); sleep(20); netns(\"never\");\r",
+            ),
+            ("expect", "sleeping"),
+            // Typed while the statement sleeps, then Ctrl-C.
+            ("send", "print(\"typed \" + \"ahead\");\r"),
+            ("send", "\x03"),
+            ("expect", r"\^ interrupted"),
+            ("expect", r"undid the 1 change\(s\) this statement made"),
+            ("expect", "typed ahead"),
+            prompt,
+            (
+                "send",
+                "print(\"run\" + \"ning\"); exec_in(host(), [\"sleep\", \"20\"])\r",
+            ),
+            ("expect", "running"),
+            ("send", "\x03"),
+            ("expect", r#"\^ exec_in\("sleep 20"\) was interrupted"#),
+            prompt,
+            // An operator at the end of a line continues the statement.
+            ("send", "let x = 1 +\r"),
+            ("send", "2;\r"),
+            prompt,
+            ("send", "x * 10\r"),
+            ("expect", "=> 30"),
+            // Handles and records as text.
+            ("send", "let ns = netns(\"shown\"); [ns, host()]\r"),
+            ("expect", r"=> \[netns shown, netns host\]"),
+            ("send", "addrs(ns)\r"),
+            ("expect", r"=> DEV +ADDR"),
+            ("expect", r"lo +127\.0\.0\.1/8"),
+            prompt,
+            // exit(N) leaves, with N as the status; the session's changes stay.
+            ("send", "exit(4)\r"),
+            ("expect", r"keeps 1 change\(s\)"),
+        ],
+    );
+    let out = sandbox(&format!(
+        r#"
+        export HOME=/run/home && mkdir -p $HOME
+        rc=0
+        python3 tests/common/pty_session.py {session} -- plumb repl || rc=$?
+        [ $rc = 4 ] || die "exit(4) left the REPL with status $rc"
+        [ "$(ls /run/netns)" = shown ] || die "namespaces: $(ls /run/netns)"
+        "#
+    ));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use rhai::{Dynamic, EvalAltResult, Position, Scope};
+use rhai::{Position, Scope};
 
 use crate::error::{Error, Result};
 use crate::progress::{Activity, Progress};
@@ -69,15 +69,6 @@ fn located(file: &str, f: Failure) -> ScriptError {
     }
 }
 
-/// The exit code asked for by `exit(N)`: 0 (also `exit()`) is success.
-fn exit_code(value: &Dynamic) -> u8 {
-    match value.as_int() {
-        Ok(n) => n.clamp(0, 255) as u8,
-        Err(_) if value.is_unit() => 0,
-        Err(_) => 1,
-    }
-}
-
 /// How a script's evaluation ended: its session (to finish or undo), and
 /// the located error with the exit code it asks for.
 pub struct Evaluated {
@@ -112,17 +103,10 @@ pub fn evaluate(
         });
     let result: std::result::Result<(), (ScriptError, u8)> = match evaluated {
         Ok(()) => Ok(()),
-        Err(e) => match *e {
-            EvalAltResult::Exit(value, _) if exit_code(&value) == 0 => Ok(()),
-            EvalAltResult::Exit(ref value, position) => Err((
-                ScriptError {
-                    file: file.to_string(),
-                    position,
-                    message: format!("the script called exit({})", exit_code(value)),
-                },
-                exit_code(value),
-            )),
-            ref other => Err((ScriptError::from_rhai(&engine, file, other), 1)),
+        Err(e) => match script::exit_request(&e) {
+            Some(0) => Ok(()),
+            Some(code) => Err((ScriptError::from_rhai(&engine, file, &e), code)),
+            None => Err((ScriptError::from_rhai(&engine, file, &e), 1)),
         },
     };
     let result = result.and_then(|()| {
@@ -182,6 +166,9 @@ pub fn undo_failed(session: &mut Session) -> Result<bool> {
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
     let (file, source) = read_script(&args.script)?;
+    if !args.dry_run {
+        script::needs::preflight(&file, &source)?;
+    }
     let kernel = Kernel::new()?;
     let session = if args.dry_run {
         Session::dry_run(kernel, Box::new(std::io::stdout()))
@@ -223,18 +210,5 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             undo_failed(&mut session)?;
             Ok(Outcome::Failed(code))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_values_become_exit_codes() {
-        assert_eq!(exit_code(&Dynamic::from(3_i64)), 3);
-        assert_eq!(exit_code(&Dynamic::UNIT), 0);
-        assert_eq!(exit_code(&Dynamic::from(1000_i64)), 255);
-        assert_eq!(exit_code(&Dynamic::from("x")), 1);
     }
 }

@@ -66,6 +66,26 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 /// Run every scenario; true when all passed.
 pub fn test(args: TestArgs) -> Result<bool> {
     let files = collect(&args.paths)?;
+    // What the snapshot and every scenario will run, checked before any starts.
+    let snapshot = |program: &str| {
+        let at = crate::script::needs::Use {
+            call: "plumb_snapshot".into(),
+            file: "src/snapshot.sh".into(),
+            line: 1 + SNAPSHOT_SH
+                .lines()
+                .position(|l| l.starts_with("plumb_snapshot()"))
+                .unwrap_or(0),
+        };
+        (program.to_string(), at)
+    };
+    let mut needs = vec![snapshot("bash"), snapshot("ip")];
+    for file in &files {
+        let name = file.display().to_string();
+        if let Ok(source) = std::fs::read_to_string(file) {
+            needs.extend(crate::script::needs::programs_needed(&name, &source));
+        }
+    }
+    crate::script::needs::refuse_missing("plumb test", needs)?;
     let exe = std::env::current_exe().map_err(|e| Error::io("find plumb's own binary", e))?;
     let queue = Mutex::new(files.into_iter().rev().collect::<Vec<_>>());
     let verdicts = Mutex::new(Vec::new());

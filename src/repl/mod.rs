@@ -5,6 +5,7 @@
 
 mod helper;
 mod input;
+mod show;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
+use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
 use rhai::{Dynamic, Engine, Position, Scope, AST};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
@@ -21,9 +23,8 @@ use rustyline::Editor;
 use crate::cli::{GraphFormat, Renderer};
 use crate::commands::graph as graph_command;
 use crate::error::{Error, Result};
-use crate::script::convert::{Link, Netns};
 use crate::script::{self, Api, Params, ScriptError, INTERRUPTED};
-use plumb_journal::{Journal, Session};
+use plumb_journal::{EntryState, Journal, Session};
 use plumb_kernel::{Kernel, NsRef, MAIN_TABLE};
 
 pub struct ReplArgs {
@@ -32,11 +33,29 @@ pub struct ReplArgs {
 }
 
 /// A statement that ran to the end, and the journal entries it made.
+/// `:undo` takes back whole statements, and `:save` writes a statement only
+/// while every change it made is still in place (or it made none: `let`,
+/// `fn`, `print`), so the saved script builds what the session holds.
 struct Statement {
     text: String,
     /// Journal sequence numbers after..=last were made by this statement.
     after: u64,
     last: u64,
+}
+
+impl Statement {
+    /// How many of its changes are still in place, of how many it made
+    /// (a change the kernel refused inside a `try` was never made).
+    fn live(&self, journal: &Journal) -> (usize, usize) {
+        let made = journal
+            .entries()
+            .iter()
+            .filter(|e| e.seq > self.after && e.seq <= self.last)
+            .filter(|e| e.state != EntryState::Failed);
+        made.fold((0, 0), |(live, all), e| {
+            (live + usize::from(e.state.is_live()), all + 1)
+        })
+    }
 }
 
 struct Repl {
@@ -50,9 +69,12 @@ struct Repl {
     variables: Rc<RefCell<BTreeSet<String>>>,
     /// Whether any statement failed (the exit status when input is piped).
     any_failed: bool,
+    /// Set by `exit(N)`: leave, with N as the exit status.
+    exit_code: Option<u8>,
 }
 
-pub fn repl(args: ReplArgs) -> Result<bool> {
+/// The session; returns plumb's exit status.
+pub fn repl(args: ReplArgs) -> Result<u8> {
     let journal = Journal::create("(repl)", args.params.clone(), None)?;
     let session = Rc::new(RefCell::new(Session::new(Kernel::new()?, journal)));
     let (engine, api) = script::engine(session.clone(), Params::new(args.params));
@@ -66,6 +88,7 @@ pub fn repl(args: ReplArgs) -> Result<bool> {
         statements: Vec::new(),
         variables: Rc::default(),
         any_failed: false,
+        exit_code: None,
     };
     let interactive = std::io::stdin().is_terminal();
     if interactive {
@@ -82,7 +105,37 @@ pub fn repl(args: ReplArgs) -> Result<bool> {
     }
     repl.finish(args.rollback_on_exit)?;
     // A person saw each error as it happened; a pipe (CI) needs the status.
-    Ok(interactive || !repl.any_failed)
+    let failed = !interactive && repl.any_failed;
+    Ok(repl.exit_code.unwrap_or(u8::from(failed)))
+}
+
+/// Ctrl-C while a statement runs must not throw away the lines typed ahead
+/// of it: the terminal flushes its input queue on SIGINT unless NOFLSH is
+/// set. rustyline keeps the flag (it saves and restores the mode around
+/// each line); it is taken off again when the session ends.
+struct KeepTypeahead(Option<Termios>);
+
+impl KeepTypeahead {
+    fn new() -> KeepTypeahead {
+        let stdin = std::io::stdin();
+        let Ok(original) = tcgetattr(&stdin) else {
+            return KeepTypeahead(None);
+        };
+        let mut keep = original.clone();
+        keep.local_flags |= LocalFlags::NOFLSH;
+        match tcsetattr(&stdin, SetArg::TCSANOW, &keep) {
+            Ok(()) => KeepTypeahead(Some(original)),
+            Err(_) => KeepTypeahead(None),
+        }
+    }
+}
+
+impl Drop for KeepTypeahead {
+    fn drop(&mut self) {
+        if let Some(original) = &self.0 {
+            let _ = tcsetattr(std::io::stdin(), SetArg::TCSADRAIN, original);
+        }
+    }
 }
 
 /// ~/.local/state/plumb/history (or under $XDG_STATE_HOME).
@@ -116,6 +169,7 @@ impl Repl {
         if let Some(path) = &history {
             let _ = editor.load_history(path);
         }
+        let _typeahead = KeepTypeahead::new();
         loop {
             match editor.readline("plumb> ") {
                 Ok(line) => {
@@ -174,7 +228,7 @@ impl Repl {
             return self.meta(command);
         }
         self.statement(text);
-        Ok(true)
+        Ok(self.exit_code.is_none())
     }
 
     fn checkpoint(&self) -> u64 {
@@ -203,7 +257,7 @@ impl Repl {
                     .map(|(name, ..)| name.to_string())
                     .collect();
                 if !value.is_unit() {
-                    println!("=> {}", show_value(&value));
+                    println!("=> {}", show::show(&self.engine, &value));
                 }
                 true
             }
@@ -230,10 +284,17 @@ impl Repl {
             .map_err(|e| locate(&e.into()))?;
         ast.set_source("<input>");
         let with_functions = self.functions.merge(&ast);
-        let value = self
-            .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &with_functions)
-            .map_err(|e| locate(&e))?;
+        let value = match engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, &with_functions) {
+            Ok(value) => value,
+            // exit(N) ends the session after this statement, which keeps its changes.
+            Err(e) => match script::exit_request(&e) {
+                Some(code) => {
+                    self.exit_code = Some(code);
+                    Dynamic::UNIT
+                }
+                None => return Err(locate(&e)),
+            },
+        };
         let flushed = self.session.borrow_mut().flush();
         flushed.map_err(|f| ScriptError {
             file: "<input>".into(),
@@ -276,11 +337,11 @@ impl Repl {
                     arg.parse::<usize>()
                 };
                 match n {
-                    Ok(n) if n > 0 => self.undo_last(n),
-                    _ => eprintln!(":undo takes a positive number of changes, like :undo 2"),
+                    Ok(n) if n > 0 => self.undo_statements(n),
+                    _ => eprintln!(":undo takes a positive number of statements, like :undo 2"),
                 }
             }
-            "rollback" => self.undo_last(usize::MAX),
+            "rollback" => self.rollback(),
             "save" if !arg.is_empty() => self.save(Path::new(arg)),
             "load" if !arg.is_empty() => self.load(Path::new(arg)),
             "show" => self.show(arg),
@@ -298,13 +359,17 @@ impl Repl {
             println!("Meta-commands:");
             println!("  :help [NAME]   functions, or one function's signature and doc");
             println!("  :journal       this session's changes, as ip/iptables commands");
-            println!("  :undo [N]      undo the last N changes (default 1)");
+            println!(
+                "  :undo [N]      undo the last N statements that changed something (default 1)"
+            );
             println!("  :rollback      undo every change of the session");
-            println!("  :save FILE     write the statements that ran as a script");
+            println!(
+                "  :save FILE     write the statements whose changes are in place as a script"
+            );
             println!("  :load FILE     run a script into the session");
             println!("  :show [NS]     links, addresses and routes of a namespace (default: host)");
             println!("  :graph [FILE]  draw what the session made: FILE.svg, .dot, .mmd or .json (Mermaid text without FILE)");
-            println!("  :quit          leave (changes stay; Ctrl-D too)");
+            println!("  :quit          leave (changes stay; Ctrl-D too; exit(N) in a statement too, status N)");
             let names: BTreeSet<&str> = docs.iter().map(|d| d.name.as_str()).collect();
             println!("Functions (:help NAME for one):");
             println!("  {}", names.into_iter().collect::<Vec<_>>().join(" "));
@@ -332,40 +397,49 @@ impl Repl {
         }
     }
 
-    /// Undo the last `n` changes still in the kernel.
-    fn undo_last(&mut self, n: usize) {
-        let live: Vec<u64> = {
+    /// Undo the last `n` statements whose changes are in place, whole.
+    fn undo_statements(&mut self, n: usize) {
+        let from = {
             let session = self.session.borrow();
-            let Some(journal) = session.journal() else {
-                return;
-            };
-            journal
-                .entries()
+            let journal = session.journal().expect("a REPL session has a journal");
+            let changed: Vec<&Statement> = self
+                .statements
                 .iter()
-                .filter(|e| e.state.is_live())
-                .map(|e| e.seq)
-                .collect()
+                .filter(|s| s.live(journal).0 > 0)
+                .collect();
+            if changed.is_empty() {
+                println!("nothing to undo");
+                return;
+            }
+            changed[changed.len() - n.min(changed.len())].after
         };
-        if live.is_empty() {
-            println!("nothing to undo");
-            return;
-        }
-        let after = live[live.len().saturating_sub(n)] - 1;
+        self.undo_after(from);
+    }
+
+    fn rollback(&mut self) {
+        self.undo_after(0);
+    }
+
+    /// Undo every change after journal entry `after`, then forget the
+    /// statements that no longer stand whole (see [`Statement`]).
+    fn undo_after(&mut self, after: u64) {
         match self.session.borrow_mut().undo_after(after) {
+            Ok(report) if report.undone == 0 => println!("nothing to undo"),
             Ok(report) => println!("undid {} change(s)", report.undone),
             Err(e) => eprintln!("{e}"),
         }
-        // A statement whose changes are all gone no longer belongs in :save.
         let session = self.session.borrow();
         let journal = session.journal().expect("a REPL session has a journal");
-        let alive = |s: &Statement| {
-            s.last == s.after
-                || journal
-                    .entries()
-                    .iter()
-                    .any(|e| e.seq > s.after && e.seq <= s.last && e.state.is_live())
-        };
-        self.statements.retain(alive);
+        self.statements.retain(|s| {
+            let (live, all) = s.live(journal);
+            if live > 0 && live < all {
+                eprintln!(
+                    "{live} of the {all} changes of `{}` are still in place; :save leaves the statement out",
+                    s.text.trim()
+                );
+            }
+            live == all
+        });
     }
 
     fn save(&self, path: &Path) {
@@ -523,16 +597,6 @@ fn imports(text: &str) -> Vec<(String, String)> {
         }
     }
     found
-}
-
-fn show_value(value: &Dynamic) -> String {
-    if let Some(link) = value.clone().try_cast::<Link>() {
-        return format!("link {}", link.describe());
-    }
-    if let Some(ns) = value.clone().try_cast::<Netns>() {
-        return format!("netns {}", ns.name());
-    }
-    format!("{value:?}")
 }
 
 /// The error, with the statement's line and a caret under the position.

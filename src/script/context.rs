@@ -9,7 +9,7 @@ use rhai::NativeCallContext;
 
 use super::convert::{OrScript, RhaiResult};
 use plumb_journal::{Op, Origin, Session};
-use plumb_kernel::Inspect;
+use plumb_kernel::{programs, Inspect};
 
 /// `--set key=value` parameters, and which of them the script read. A script
 /// started with run_script() sees only the parameters it was given.
@@ -118,6 +118,14 @@ impl Api {
     pub fn apply_all(&self, ctx: &NativeCallContext, ops: Vec<Op>) -> RhaiResult<()> {
         let mut session = self.session.borrow_mut();
         session.set_origin(self.origin(ctx));
+        // Firewall batches reach iptables only when the run ends: a missing
+        // iptables is reported here, where the script asked for the rule.
+        for op in &ops {
+            if let (Op::Firewall { batch, .. }, false) = (op, session.is_dry_run()) {
+                let needed_for = format!("{}()", ctx.fn_name());
+                programs::require(programs::firewall(batch.v6), &needed_for).or_script()?;
+            }
+        }
         for op in ops {
             session.apply(op).or_script()?;
         }

@@ -7,7 +7,7 @@ use super::convert::{fail, planned, script_error, strings, Link, Opts, RhaiResul
 use super::Api;
 use crate::plan::addressing::parse_subnet;
 use crate::plan::firewall::{self as plan, Out, Publish};
-use plumb_kernel::{error::cut, NsRef};
+use plumb_kernel::NsRef;
 
 fn masquerade(api: &Api, ctx: &NativeCallContext, subnet: &str, opts: Opts) -> RhaiResult<()> {
     let net = planned("masquerade", parse_subnet(subnet))?;
@@ -80,8 +80,8 @@ fn raw_rule(
     let v6 = opts.bool("v6")?.unwrap_or(false);
     let op = planned("rule", plan::raw_rule(&ns, v6, table, chain, &words))?;
     // iptables judges the words here, so a mistake points at this line.
-    api.inspect(|i| i.check_rule(&ns, v6, table, chain, &words))
-        .map_err(|e| script_error(format!("rule(): {}", cut(&e.to_string()))))?;
+    api.inspect(|i| Ok(i.check_rule(&ns, v6, table, chain, &words)))?
+        .map_err(|e| script_error(format!("rule(): {e}")))?;
     api.apply(ctx, op)
 }
 

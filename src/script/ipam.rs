@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use rhai::{Engine, FuncRegistration, Module, NativeCallContext};
 
-use super::convert::{planned, OrScript, RhaiResult};
+use super::convert::{planned, script_error, OrScript, RhaiResult};
 use super::Api;
 use crate::ipam::Pool;
 
@@ -23,6 +23,9 @@ pub fn module(engine: &mut Engine, api: Option<&Api>) -> Module {
         .register_get("subnet", |p: &mut SharedPool| p.0.borrow().subnet())
         .register_get("in_use", |p: &mut SharedPool| p.0.borrow().in_use() as i64)
         .register_fn("to_string", |p: &mut SharedPool| {
+            format!("pool {}", p.0.borrow().subnet())
+        })
+        .register_fn("to_debug", |p: &mut SharedPool| {
             format!("pool {}", p.0.borrow().subnet())
         });
     FuncRegistration::new("next")
@@ -73,8 +76,14 @@ pub fn module(engine: &mut Engine, api: Option<&Api>) -> Module {
     FuncRegistration::new("pool")
         .with_params_info(["subnet: &str", "Pool"])
         .with_comments(["/// A pool of the subnet's host addresses: .gateway is the first, next() hands out the rest (no broadcast)."])
-        .set_into_module(&mut module, |subnet: &str| -> RhaiResult<SharedPool> {
-            Ok(SharedPool(Rc::new(RefCell::new(Pool::new(subnet).or_script()?))))
+        .set_into_module(&mut module, |ctx: NativeCallContext, subnet: &str| -> RhaiResult<SharedPool> {
+            let pool = Pool::new(subnet).map_err(|e| {
+                // Rhai leaves the position of a module function's error empty.
+                let mut e = script_error(format!("ipam::pool(): {e}"));
+                e.set_position(ctx.call_position());
+                e
+            })?;
+            Ok(SharedPool(Rc::new(RefCell::new(pool))))
         });
     module
 }

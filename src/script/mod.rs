@@ -56,7 +56,9 @@ pub mod convert;
 mod firewall;
 mod ipam;
 mod links;
+mod memory;
 mod namespaces;
+pub mod needs;
 mod probes;
 mod processes;
 mod queries;
@@ -72,7 +74,7 @@ use rhai::module_resolvers::{FileModuleResolver, ModuleResolversCollection};
 use rhai::{Dynamic, Engine, EvalAltResult, Position};
 
 pub use context::{parse_sets, Api, Params};
-pub use utilities::similar;
+pub use utilities::{exit_request, similar};
 
 use plumb_journal::Session;
 
@@ -90,22 +92,12 @@ const AREAS: &[fn(&mut Engine, &Api)] = &[
 
 /// Limits that turn a runaway script into an error (and so a rollback).
 pub const MAX_OPERATIONS: u64 = 20_000_000;
-/// Memory a script may hold before it is stopped. Checked every 64k
-/// operations from the process's resident size: Rhai's own array and map
-/// limits re-measure the whole container on every push (quadratic).
-const MAX_MEMORY: u64 = 1 << 30;
+/// Heap a script may hold before it is stopped, checked after every
+/// operation (see [`memory`]); Rhai's own data size limits stay off.
+const MAX_MEMORY: usize = 1 << 30;
 
 /// Set from a signal handler; the engine checks it between operations.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-fn resident_bytes() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .unwrap_or(0);
-    // SAFETY: sysconf only reads a system constant.
-    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64
-}
 
 /// An engine with the API bound to `session`. `import` takes stdlib names
 /// first, then files beside the importing script (its AST's source).
@@ -121,7 +113,6 @@ pub fn engine(session: Rc<RefCell<Session>>, params: Params) -> (Engine, Api) {
         .set_max_operations(MAX_OPERATIONS)
         .set_max_call_levels(64)
         .set_max_expr_depths(128, 64)
-        .set_max_string_size(4 << 20)
         .set_max_modules(256)
         .on_print(move |text| {
             if let Err(e) = printer.session.borrow_mut().say(text) {
@@ -129,14 +120,14 @@ pub fn engine(session: Rc<RefCell<Session>>, params: Params) -> (Engine, Api) {
             }
         })
         .on_debug(|text, _, _| eprintln!("{text}"))
-        .on_progress(move |ops| {
+        .on_progress(move |_| {
             if let Some(e) = stdout_failure.borrow().as_ref() {
                 return Some(Dynamic::from(e.clone()));
             }
             if INTERRUPTED.load(Ordering::Relaxed) {
                 return Some(Dynamic::from("interrupted"));
             }
-            if ops % 65_536 == 0 && resident_bytes() > MAX_MEMORY {
+            if memory::allocated() > MAX_MEMORY {
                 return Some(Dynamic::from(format!(
                     "the script used more than {} MiB of memory and was stopped",
                     MAX_MEMORY >> 20
@@ -278,7 +269,10 @@ impl ScriptError {
                     break;
                 }
                 EvalAltResult::ErrorTerminated(token, _) => {
-                    message += &token.to_string();
+                    match utilities::exit_request(e) {
+                        Some(code) => message += &format!("the script called exit({code})"),
+                        None => message += &token.to_string(),
+                    }
                     break;
                 }
                 EvalAltResult::ErrorTooManyOperations(_) => {

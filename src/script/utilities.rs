@@ -35,7 +35,41 @@ impl Api {
         self.params.borrow_mut().nest(values);
         let result = engine.eval_ast::<Dynamic>(&ast);
         self.params.borrow_mut().unnest();
-        result.map_err(|e| located(&e))
+        result.map_err(|e| match exit_request(&e) {
+            Some(_) => e, // exit() ends the whole run
+            None => located(&e),
+        })
+    }
+}
+
+/// What `exit(N)` carries out of the engine. Rhai's own `exit` becomes
+/// success in every evaluation API, whatever its value; plumb's ends the
+/// evaluation as a termination no `try` catches, with the code.
+#[derive(Clone, Copy, Debug)]
+struct ExitRequest(u8);
+
+/// The exit code asked for by `exit(N)`: 0 (also `exit()`) is success;
+/// 1 for a value that is not a number.
+fn exit_code(value: &Dynamic) -> u8 {
+    match value.as_int() {
+        Ok(n) => n.clamp(0, 255) as u8,
+        Err(_) if value.is_unit() => 0,
+        Err(_) => 1,
+    }
+}
+
+fn exit(value: &Dynamic) -> RhaiResult<()> {
+    let request = Dynamic::from(ExitRequest(exit_code(value)));
+    Err(EvalAltResult::ErrorTerminated(request, rhai::Position::NONE).into())
+}
+
+/// The code of an evaluation that ended with `exit(N)`.
+pub fn exit_request(err: &EvalAltResult) -> Option<u8> {
+    match err {
+        EvalAltResult::ErrorTerminated(token, _) => {
+            token.clone().try_cast::<ExitRequest>().map(|r| r.0)
+        }
+        _ => None,
     }
 }
 
@@ -70,6 +104,32 @@ fn script_type(rust: &str) -> &str {
         "()" => "()",
         other => other,
     }
+}
+
+/// A signature with Rust's type names in a script writer's words:
+/// `bridge(name: &str, options: Map) -> Link` is `bridge(name: string, options: map) -> Link`.
+fn in_script_words(signature: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in signature.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() || c == '_' || c == '&' {
+            word.push(c);
+            continue;
+        }
+        out += match word.as_str() {
+            "&str" => "string",
+            "i64" => "int",
+            "f64" => "float",
+            "Map" => "map",
+            "Array" => "array",
+            "Dynamic" => "any",
+            other => other,
+        };
+        word.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -111,7 +171,10 @@ pub fn explain_missing(engine: &Engine, signature: &str) -> String {
     let docs = super::reference(engine);
     let same: Vec<&super::FnDoc> = docs.iter().filter(|d| d.name == name).collect();
     if !same.is_empty() {
-        let forms: Vec<String> = same.iter().map(|d| format!("  {}", d.signature)).collect();
+        let forms: Vec<String> = same
+            .iter()
+            .map(|d| format!("  {}", in_script_words(&d.signature)))
+            .collect();
         return format!(
             "{called} does not match any form of {name}: use one of\n{}",
             forms.join("\n")
@@ -130,7 +193,7 @@ pub fn explain_missing(engine: &Engine, signature: &str) -> String {
             let forms: Vec<String> = docs
                 .iter()
                 .filter(|d| d.name == *best)
-                .map(|d| format!("  {}", d.signature))
+                .map(|d| format!("  {}", in_script_words(&d.signature)))
                 .collect();
             let others: Vec<&str> = near.iter().skip(1).take(3).map(|(_, n)| *n).collect();
             let also = if others.is_empty() {
@@ -261,6 +324,21 @@ pub fn register(engine: &mut Engine, api: &Api) {
     );
     api!(
         engine,
+        "exit",
+        ["code: i64", "()"],
+        "End the script: exit(0) keeps its changes; any other code rolls them back and is plumb's exit status.",
+        // Any value, as Rhai's own exit takes: one that is no number is code 1.
+        |code: Dynamic| exit(&code)
+    );
+    api!(
+        engine,
+        "exit",
+        ["()"],
+        "End the script here, keeping its changes (as exit(0)).",
+        || exit(&Dynamic::UNIT)
+    );
+    api!(
+        engine,
         "sleep",
         ["seconds: f64", "()"],
         "Pause for a number of seconds (Ctrl-C ends it).",
@@ -280,10 +358,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn exit_values_become_exit_codes_that_no_try_catches() {
+        assert_eq!(exit_code(&Dynamic::from(3_i64)), 3);
+        assert_eq!(exit_code(&Dynamic::UNIT), 0);
+        assert_eq!(exit_code(&Dynamic::from(1000_i64)), 255);
+        assert_eq!(exit_code(&Dynamic::from("x")), 1);
+        let mut engine = Engine::new();
+        engine.register_fn("exit", |code: i64| exit(&Dynamic::from(code)));
+        let err = engine
+            .run("fn f() { try { exit(3); } catch { } } f(); throw \"not reached\";")
+            .unwrap_err();
+        assert_eq!(exit_request(&err), Some(3), "{err}");
+    }
+
+    #[test]
     fn near_names_are_found() {
         assert_eq!(edit_distance("bridg", "bridge"), 1);
         assert_eq!(edit_distance("veht", "veth"), 2);
         assert_eq!(script_type("&str | ImmutableString | String"), "string");
         assert_eq!(script_type("plumb::script::convert::Link"), "Link");
+        assert_eq!(
+            in_script_words("veth(ns: Netns, name: &str, options: Map) -> Link"),
+            "veth(ns: Netns, name: string, options: map) -> Link"
+        );
+        assert_eq!(
+            in_script_words("exec_in(ns: Netns, argv: Array, t: f64) -> i64"),
+            "exec_in(ns: Netns, argv: array, t: float) -> int"
+        );
     }
 }

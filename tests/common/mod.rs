@@ -46,9 +46,28 @@ impl Outcome {
     }
 }
 
+/// The packages of tests/packages.txt that are not installed, as
+/// .ci/missing-packages finds them (asked once per test binary).
+fn missing_packages() -> &'static str {
+    static MISSING: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MISSING.get_or_init(|| {
+        let out = Command::new(repo().join(".ci/missing-packages"))
+            .output()
+            .expect("run .ci/missing-packages");
+        assert!(out.status.success(), ".ci/missing-packages failed");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+}
+
 /// Run `script` with bash inside a fresh sandbox, with plumb on PATH and the
-/// repository as the working directory.
+/// repository as the working directory. On a machine without the packages
+/// the tests need, fail with the one command that installs them.
 pub fn sandbox(script: &str) -> Outcome {
+    let missing = missing_packages();
+    assert!(
+        missing.is_empty(),
+        "the tests need packages that are not installed; install them with:\n    apt-get install -y {missing}\n(tests/packages.txt lists what the tests need)"
+    );
     let bin_dir = PathBuf::from(plumb()).parent().unwrap().to_path_buf();
     let path = format!(
         "{}:{}",

@@ -55,6 +55,20 @@ pub enum Error {
         rule: Option<usize>,
         message: String,
     },
+    /// Programs plumb needs are not installed; `install` says how to get them.
+    #[error(
+        "{needed_for} needs {}{}, which {} not installed: {install}",
+        programs.join(", "),
+        if uses.is_empty() { String::new() } else { format!(" (for {})", uses.join(", ")) },
+        if programs.len() == 1 { "is" } else { "are" }
+    )]
+    Missing {
+        programs: Vec<String>,
+        needed_for: String,
+        /// The calls that need them (`masquerade() at line 63`), if known.
+        uses: Vec<String>,
+        install: String,
+    },
     /// A connectivity probe (TCP connect, HTTP GET) did not get through.
     #[error("{0}")]
     Probe(String),

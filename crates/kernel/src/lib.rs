@@ -6,6 +6,7 @@
 //! - [`Kernel`]: links, addresses and routes by name over rtnetlink
 //!   ([`netlink`] holds all of the wire code), and [`Inspect`], the queries;
 //! - [`netns`], [`sysctl`], [`process`], [`firewall`], [`probe`];
+//! - [`programs`]: the programs plumb runs, and how to install a missing one;
 //! - [`shell`]: every action as the `ip`/`sysctl` command a reader would type.
 
 pub mod error;
@@ -15,6 +16,7 @@ mod netlink;
 pub mod netns;
 pub mod probe;
 pub mod process;
+pub mod programs;
 pub mod shell;
 pub mod sysctl;
 pub mod types;

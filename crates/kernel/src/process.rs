@@ -87,12 +87,14 @@ fn tie(cmd: &mut Command) {
 }
 
 fn spawn_error(argv: &[String], ns: &NsRef, e: std::io::Error) -> Error {
-    let hint = if e.kind() == std::io::ErrorKind::NotFound {
-        " (is it installed and on PATH?)"
-    } else {
-        ""
-    };
-    Error::io(format!("run {:?} in {ns}{hint}", argv.join(" ")), e)
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return crate::programs::missing_error(
+            argv[..1].to_vec(),
+            &format!("running {:?} in {ns}", argv.join(" ")),
+            Vec::new(),
+        );
+    }
+    Error::io(format!("run {:?} in {ns}", argv.join(" ")), e)
 }
 
 /// Run a program to completion inside `ns`, capturing its output. It is
@@ -412,7 +414,15 @@ mod tests {
     #[test]
     fn missing_program_is_a_clear_error() {
         let err = exec_in(&NsRef::Host, &argv(&["no-such-program-xyz"]), None, None).unwrap_err();
-        assert!(err.to_string().contains("is it installed"), "{err}");
+        assert!(
+            err.to_string().starts_with("running \"no-such-program-xyz\" in the host namespace needs no-such-program-xyz, which is not installed: install the package that provides no-such-program-xyz"),
+            "{err}"
+        );
+        let err = exec_in(&NsRef::Host, &argv(&["/nowhere/ping"]), None, None).unwrap_err();
+        assert!(
+            err.to_string().contains("apt-get install -y iputils-ping"),
+            "{err}"
+        );
     }
 
     #[test]
