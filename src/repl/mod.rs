@@ -295,7 +295,7 @@ impl Repl {
                 None => return Err(locate(&e)),
             },
         };
-        let flushed = self.session.borrow_mut().flush();
+        let flushed = self.session.borrow_mut().settle();
         flushed.map_err(|f| ScriptError {
             file: "<input>".into(),
             position: f.origin.as_ref().map_or(Position::NONE, |o| {
