@@ -287,3 +287,24 @@ fn ctrl_c_stops_the_statement_keeps_typed_ahead_lines_and_a_line_may_end_in_an_o
     ));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
+
+/// A closed terminal (SIGHUP) or SIGTERM at the prompt ends the session as
+/// Ctrl-D does: --rollback-on-exit rolls it back, and the exit status says
+/// which signal it was.
+#[test]
+fn a_closed_terminal_or_sigterm_at_the_prompt_rolls_back_on_exit() {
+    let out = sandbox(
+        r#"
+        for mode in hup term; do
+            got=$(python3 tests/common/pty_end.py $mode)
+            case $mode in hup) want="exited 129" ;; term) want="exited 143" ;; esac
+            [ "$got" = "$want" ] || die "$mode: $got (wanted $want)"
+            ! ip netns list | contains held || die "$mode: the namespace stayed"
+            ! plumb journal list | contains "(repl)" || die "$mode: $(plumb journal list)"
+            echo "$mode: rolled back"
+        done
+        "#,
+    )
+    .ok();
+    assert_contains(&out.stdout, &["hup: rolled back", "term: rolled back"]);
+}

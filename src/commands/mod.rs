@@ -13,28 +13,65 @@ pub mod status;
 pub mod test;
 
 use std::io::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 use crate::error::{Error, Result};
 use crate::script::INTERRUPTED;
 
-extern "C" fn on_signal(_: libc::c_int) {
+/// SIGTERM or SIGHUP received: the session ends (the REPL leaves as on
+/// Ctrl-D). 0 while none came.
+pub static TERMINATED_BY: AtomicI32 = AtomicI32::new(0);
+
+/// The thread that installed the handlers (the one reading input).
+static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
     INTERRUPTED.store(true, Ordering::Relaxed);
+    if sig != libc::SIGINT {
+        TERMINATED_BY.store(sig, Ordering::Relaxed);
+        // A line editor waiting at its prompt wakes only for SIGINT (its own
+        // handler then), sent to the thread it reads on: it returns as on
+        // Ctrl-C, and the caller sees TERMINATED_BY. Elsewhere SIGINT lands
+        // here again, harmlessly.
+        // SAFETY: pthread_kill is async-signal-safe; the id is this
+        // process's main thread, alive while the process is.
+        unsafe {
+            libc::pthread_kill(
+                MAIN_THREAD.load(Ordering::Relaxed) as libc::pthread_t,
+                libc::SIGINT,
+            )
+        };
+    }
+}
+
+/// The signal that ended the session, if one did.
+pub fn terminated_by() -> Option<i32> {
+    Some(TERMINATED_BY.load(Ordering::Relaxed)).filter(|&s| s != 0)
 }
 
 /// Ctrl-C, SIGTERM or a closed terminal (SIGHUP) stops the script between
 /// operations (and a program it runs), and what it did is rolled back.
 pub fn stop_scripts_on_signals() {
-    let action = SigAction::new(
+    // SAFETY: pthread_self has no preconditions.
+    MAIN_THREAD.store(unsafe { libc::pthread_self() } as u64, Ordering::Relaxed);
+    let interrupt = SigAction::new(
         SigHandler::Handler(on_signal),
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic.
-        let _ = unsafe { sigaction(sig, &action) };
+    // Not restarted: the read a line editor waits in must return.
+    let end = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler stores to atomics and sends a signal, no more.
+    unsafe {
+        let _ = sigaction(Signal::SIGINT, &interrupt);
+        let _ = sigaction(Signal::SIGTERM, &end);
+        let _ = sigaction(Signal::SIGHUP, &end);
     }
 }
 

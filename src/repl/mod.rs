@@ -21,7 +21,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::Editor;
 
 use crate::cli::{GraphFormat, Renderer};
-use crate::commands::graph as graph_command;
+use crate::commands::{self, graph as graph_command};
 use crate::error::{Error, Result};
 use crate::script::{self, Api, Params, ScriptError, INTERRUPTED};
 use plumb_journal::{EntryState, Journal, Session};
@@ -104,6 +104,10 @@ pub fn repl(args: ReplArgs) -> Result<u8> {
         repl.piped()?;
     }
     repl.finish(args.rollback_on_exit)?;
+    // Ended by a signal: the shell's convention, 128 + its number.
+    if let Some(sig) = commands::terminated_by() {
+        return Ok(128 + sig as u8);
+    }
     // A person saw each error as it happened; a pipe (CI) needs the status.
     let failed = !interactive && repl.any_failed;
     Ok(repl.exit_code.unwrap_or(u8::from(failed)))
@@ -171,6 +175,9 @@ impl Repl {
         }
         let _typeahead = KeepTypeahead::new();
         loop {
+            if commands::terminated_by().is_some() {
+                break;
+            }
             match editor.readline("plumb> ") {
                 Ok(line) => {
                     if line.trim().is_empty() {
@@ -181,10 +188,17 @@ impl Repl {
                         break;
                     }
                 }
+                // SIGTERM, or the terminal went (SIGHUP): leave as on Ctrl-D.
+                Err(ReadlineError::Interrupted) if commands::terminated_by().is_some() => break,
                 // Ctrl-C: drop the current input, keep the session.
                 Err(ReadlineError::Interrupted) => continue,
                 Err(ReadlineError::Eof) => break,
-                Err(e) => return Err(Error::io("read input", std::io::Error::other(e))),
+                // A terminal that is gone cannot be read: the session ends
+                // as on Ctrl-D, so --rollback-on-exit still rolls back.
+                Err(e) => {
+                    eprintln!("plumb: cannot read the terminal ({e}): the session ends");
+                    break;
+                }
             }
         }
         if let Some(path) = &history {
@@ -199,7 +213,25 @@ impl Repl {
     /// Statements from a pipe: no prompt; a statement may span lines.
     fn piped(&mut self) -> Result<()> {
         let mut pending = String::new();
-        for line in std::io::stdin().lock().lines() {
+        // Lines come from a thread: a signal must end the session even while
+        // the pipe has nothing to read.
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        loop {
+            if commands::terminated_by().is_some() {
+                return Ok(());
+            }
+            let line = match lines.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(line) => line,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             let line = line.map_err(|e| Error::io("read standard input", e))?;
             if pending.is_empty() && line.trim().is_empty() {
                 continue;
