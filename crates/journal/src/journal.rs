@@ -601,6 +601,20 @@ impl Journal {
         self.note(Record::Undone { seq });
     }
 
+    /// Many undone at once (a thousand namespaces and what was in them):
+    /// one write.
+    pub fn undone_all(&mut self, seqs: &[u64]) {
+        for &seq in seqs {
+            self.set_state(seq, EntryState::Undone);
+        }
+        let records: Vec<Record> = seqs.iter().map(|&seq| Record::Undone { seq }).collect();
+        if self.unwritten.is_empty() && self.write_all(&records).is_ok() {
+            return;
+        }
+        self.unwritten.extend(records);
+        let _ = self.retry_unwritten();
+    }
+
     /// Close the run. "Rolled back" is only written when nothing of it
     /// remains; if even that cannot be written (a full disk), the journal of
     /// a run with nothing left is removed instead: its absence tells the

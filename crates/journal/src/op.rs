@@ -231,6 +231,12 @@ impl Op {
 
     /// Must applying or undoing it hold the state lock? Rule batches are
     /// decided against the whole table (chain set-up is check-then-act).
+    /// Is it applied or undone under the state lock: a shared object, or
+    /// one that needs it anyway.
+    pub fn takes_lock(&self) -> bool {
+        self.shared_key().is_some() || self.needs_lock()
+    }
+
     pub fn needs_lock(&self) -> bool {
         match self {
             Op::Firewall { .. } => true,

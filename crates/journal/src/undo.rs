@@ -113,6 +113,20 @@ pub fn plan(entries: &[Entry], after: u64) -> Vec<Step> {
     quiet_bridges_first(entries, steps)
 }
 
+/// How many of `next` can be undone while a batch of rules is removed: up
+/// to and with the first namespace deletion, if no other rule batch comes
+/// first (rules keep their order); 0 if no namespaces come.
+fn alongside_rules(entries: &[Entry], next: &[Step]) -> usize {
+    for (n, step) in next.iter().enumerate() {
+        match step {
+            Step::Namespaces { .. } => return n + 1,
+            Step::Undo(j) if matches!(entries[*j].op, Op::Firewall { .. }) => return 0,
+            Step::Undo(_) | Step::Quiet(_) => {}
+        }
+    }
+    0
+}
+
 /// Before namespaces whose veth ends are ports of a bridge this undo
 /// deletes later, that bridge goes down (not a shared one: others may
 /// still use it).
@@ -195,12 +209,49 @@ pub fn undo_after(
         report: Report::default(),
         failures: Vec::new(),
     };
-    for step in steps {
-        match step {
-            Step::Undo(i) => undoer.undo_entry(i),
-            Step::Quiet(bridges) => undoer.quiet(&bridges),
-            Step::Namespaces { spaces, covered } => undoer.delete_namespaces(&spaces, &covered),
+    let mut k = 0;
+    while k < steps.len() {
+        let beside = match steps[k] {
+            Step::Undo(i) if undoer.rules_alone(i) => {
+                alongside_rules(undoer.journal.entries(), &steps[k + 1..])
+            }
+            _ => 0,
+        };
+        if beside == 0 {
+            undoer.step(steps[k].clone());
+            k += 1;
+            continue;
         }
+        // Rules need iptables processes (tens of ms), namespaces the
+        // kernel's clean-up: independent, so they go at once.
+        let Step::Undo(i) = steps[k] else {
+            unreachable!("checked above")
+        };
+        let entry = undoer.entry(i);
+        let Op::Firewall { batch, .. } = &entry.op else {
+            unreachable!("rules_alone is a rule batch")
+        };
+        // What needs the state lock (a shared object's release) waits for
+        // the rules, which hold it: it comes after them.
+        let (locked, free): (Vec<Step>, Vec<Step>) =
+            steps[k + 1..=k + beside].iter().cloned().partition(
+                |s| matches!(s, Step::Undo(j) if undoer.journal.entries()[*j].op.takes_lock()),
+            );
+        let result = std::thread::scope(|s| {
+            let rules = s.spawn(|| {
+                let _lock = StateLock::acquire(&crate::journal::state_dir())?;
+                batch.remove().map_err(Error::from)
+            });
+            for next in free {
+                undoer.step(next);
+            }
+            rules.join().expect("the rule removal thread panicked")
+        });
+        undoer.record(&entry, result);
+        for next in locked {
+            undoer.step(next);
+        }
+        k += 1 + beside;
     }
     if let Err(e) = undoer.journal.retry_unwritten() {
         undoer.report.notes.push(format!(
@@ -257,11 +308,27 @@ impl Undoer<'_> {
         }
     }
 
+    fn step(&mut self, step: Step) {
+        match step {
+            Step::Undo(i) => self.undo_entry(i),
+            Step::Quiet(bridges) => self.quiet(&bridges),
+            Step::Namespaces { spaces, covered } => self.delete_namespaces(&spaces, &covered),
+        }
+    }
+
+    /// A batch of this run's own rules, in the kernel: its removal needs
+    /// nothing but iptables (no kernel handle, no other entry).
+    fn rules_alone(&self, i: usize) -> bool {
+        let entry = &self.journal.entries()[i];
+        matches!(entry.op, Op::Firewall { shared: false, .. })
+            && !entry.outcome.as_ref().is_some_and(|o| o.preexisting)
+    }
+
     fn undo_entry(&mut self, i: usize) {
         let entry = self.entry(i);
         // A shared object's release is decided and recorded under the lock:
         // another run deciding at the same time must see it gone or not.
-        let _lock = match entry.op.shared_key().is_some() || entry.op.needs_lock() {
+        let _lock = match entry.op.takes_lock() {
             true => match StateLock::acquire(&crate::journal::state_dir()) {
                 Ok(lock) => Some(lock),
                 Err(e) => return self.fail(&entry, e),
@@ -274,13 +341,17 @@ impl Undoer<'_> {
                 .op
                 .undo(self.kernel, entry.outcome.as_ref(), &self.mark(&entry)),
         };
+        self.record(&entry, result);
+    }
+
+    fn record(&mut self, entry: &Entry, result: Result<()>) {
         match result {
-            Ok(()) => self.undone(&entry),
+            Ok(()) => self.undone(entry),
             Err(e) if e.is_not_ours() => {
                 self.report.notes.push(format!("{e}"));
-                self.undone(&entry);
+                self.undone(entry);
             }
-            Err(e) => self.fail(&entry, e),
+            Err(e) => self.fail(entry, e),
         }
     }
 
@@ -357,20 +428,22 @@ impl Undoer<'_> {
             .collect();
         let results = self.kernel.delete_netns_many(&requests);
         let mut gone = Vec::new();
+        // Recorded together, in one write, once the step is done.
+        let mut done = Vec::new();
         for ((i, _, _), result) in deletions.into_iter().zip(results) {
             let entry = self.entry(i);
             match result.map_err(Error::from) {
                 Ok(()) => {
-                    self.undone(&entry);
+                    done.push(entry.seq);
                     gone.push(i);
                 }
                 Err(e) if e.is_already_gone() => {
-                    self.undone(&entry);
+                    done.push(entry.seq);
                     gone.push(i);
                 }
                 Err(e) if e.is_not_ours() => {
                     self.report.notes.push(format!("{e}"));
-                    self.undone(&entry);
+                    done.push(entry.seq);
                     gone.push(i);
                 }
                 Err(e) => self.fail(&entry, e),
@@ -389,7 +462,7 @@ impl Undoer<'_> {
                 }
                 // The namespace stays: the end outside it goes now, by itself.
                 (true, false) => self.undo_entry(c.entry),
-                (false, true) => self.undone(&entry),
+                (false, true) => done.push(entry.seq),
                 (false, false) => {}
             }
         }
@@ -422,10 +495,12 @@ impl Undoer<'_> {
                     // Something else keeps the namespace alive: delete our end.
                     self.undo_entry(i);
                 } else {
-                    self.undone(&entry);
+                    done.push(entry.seq);
                 }
             }
         }
+        self.report.undone += done.len();
+        self.journal.undone_all(&done);
     }
 
     /// End processes plumb did not start: SIGTERM, then SIGKILL.
@@ -597,6 +672,39 @@ mod tests {
                 Step::Undo(0),
             ]
         );
+    }
+
+    #[test]
+    fn rules_go_beside_the_next_namespaces_unless_other_rules_come_first() {
+        let rules = || Op::Firewall {
+            batch: plumb_kernel::firewall::Batch {
+                ns: NsRef::Host,
+                v6: false,
+                comment: String::new(),
+                rules: Vec::new(),
+            },
+            shared: false,
+        };
+        let forwarding = Op::Sysctl {
+            ns: NsRef::Host,
+            key: "net.ipv4.ip_forward".into(),
+            value: "1".into(),
+            old: None,
+        };
+        let entries = vec![
+            entry(1, netns("a")),
+            entry(2, forwarding),
+            entry(3, rules()),
+        ];
+        let steps = plan(&entries, 0);
+        assert_eq!(steps[0], Step::Undo(2));
+        // The shared setting and the namespace go while the rules are removed.
+        assert_eq!(alongside_rules(&entries, &steps[1..]), 2);
+        let entries = vec![entry(1, netns("a")), entry(2, rules()), entry(3, rules())];
+        let steps = plan(&entries, 0);
+        assert_eq!(alongside_rules(&entries, &steps[1..]), 0);
+        let entries = vec![entry(1, rules()), entry(2, netns("a"))];
+        assert_eq!(alongside_rules(&entries, &plan(&entries, 0)[1..]), 0);
     }
 
     #[test]
