@@ -598,6 +598,12 @@ impl Op {
                 };
             }
             Op::LinkSet { ns, name, old, .. } => match old {
+                // A port's setting went with its bridge.
+                Some(LinkChange::Hairpin(_))
+                    if k.find_link(ns, name)?.is_some_and(|l| l.master.is_none()) =>
+                {
+                    Ok(())
+                }
                 Some(old) => k.set_link(ns, name, old),
                 None => Ok(()),
             },
@@ -611,7 +617,11 @@ impl Op {
             Op::AddrAdd { ns, dev, addr, .. } => k.del_addr(ns, dev, *addr),
             Op::RouteAdd { ns, route } => k.del_route(ns, route),
             Op::Sysctl { ns, key, old, .. } => match old {
-                Some(old) => sysctl::set(ns, key, old),
+                // A link's own setting went with the link.
+                Some(old) => match sysctl::set(ns, key, old) {
+                    Err(_) if !sysctl::exists(ns, key)? => Ok(()),
+                    other => other,
+                },
                 None => Ok(()),
             },
             Op::Firewall { batch, .. } => batch.remove(),
