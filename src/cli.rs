@@ -62,6 +62,8 @@ pub enum Command {
     },
     /// Every live run (or one) with the objects it made, and whether each
     /// is still as made: fine, missing or changed. Exits 1 on drift.
+    /// `plumb check RUN` is the same (the drift check CNI's CHECK runs).
+    #[command(visible_alias = "check")]
     Status {
         /// Only this run (any status).
         run: Option<String>,

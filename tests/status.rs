@@ -28,6 +28,9 @@ fn report_after(change: &str) -> (Value, String) {
         text=$(mktemp)
         if plumb status > $text; then die "status should exit 1 on drift"; else code=$?; fi
         [ $code = 1 ] || die "status exited $code"
+        run=$(plumb journal list --json | jq -r '.runs[0].run')
+        code=0; plumb check "$run" >/dev/null || code=$?
+        [ $code = 1 ] || die "check $run exited $code on drift"
         cat $text >&2
         plumb status --json || true
         "#

@@ -17,6 +17,12 @@ fn dry_run_address_lines_carry_brd_and_nodad() {
     passes("dry-run-text");
 }
 
+/// Every shipped script's dry run, run by sh, builds what plumb run builds.
+#[test]
+fn every_scripts_dry_run_builds_what_its_run_builds() {
+    passes("dry-run-scripts");
+}
+
 #[test]
 fn rule_takes_quoted_words_and_is_checked_at_the_call() {
     passes("rule");
