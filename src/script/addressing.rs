@@ -25,16 +25,19 @@ impl Api {
     /// refused, naming the other link and whose it is.
     fn refuse_overlap(&self, link: &Link, addr: &IpNet) -> RhaiResult<()> {
         // Addresses are few where links are many (a bridge with a thousand
-        // ports): links are looked up by index, only for addresses.
+        // ports): links are looked up by index, only for addresses, and the
+        // link's own index only when some address overlaps (most add none).
         let addrs = self.inspect(|i| i.addrs(&link.ns))?;
-        let own = self
-            .inspect(|i| i.find_link(&link.ns, &link.name))?
-            .map(|l| l.index);
-        let others: Vec<(String, IpNet)> = addrs
+        let mut others: Vec<(String, IpNet)> = addrs
             .iter()
-            .filter(|a| Some(a.index) != own)
             .map(|a| (format!("#{}", a.index), a.addr))
             .collect();
+        if plan::overlap(&link.name, addr, &others).is_none() {
+            return Ok(());
+        }
+        if let Some(own) = self.inspect(|i| i.find_link(&link.ns, &link.name))? {
+            others.retain(|(index, _)| *index != format!("#{}", own.index));
+        }
         let Some((other, theirs)) = plan::overlap(&link.name, addr, &others) else {
             return Ok(());
         };

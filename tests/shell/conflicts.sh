@@ -5,6 +5,10 @@ before=$(snapshot)
 if plumb run --set subnet_a=172.21.0.0/16 scripts/isolated-networks.rhai 2>/run/c1.err; then die "overlapping networks accepted"; fi
 contains "overlaps 172.21.0.1/16 on br-front (made by this run)" </run/c1.err || die "unclear: $(cat /run/c1.err)"
 [ "$before" = "$(snapshot)" ] || die "the refused run left something"
+# Two addresses of one subnet on one link are no conflict (ip allows it; Docker's gateway plus an alias).
+printf 'let b = bridge("br-two");\naddr(b, "10.83.0.1/24");\naddr(b, "10.83.0.2/24");\n' >/run/two.rhai
+plumb run /run/two.rhai 2>/run/c0.err || die "a second address on the same link was refused: $(cat /run/c0.err)"
+plumb rollback --last 2>/dev/null
 # Across runs: a live run's subnet.
 plumb run tests/fixtures/two-containers.rhai 2>/dev/null
 first=$(plumb journal list | awk '/applied/ {print $1}')
