@@ -13,12 +13,6 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/cni/podman-env.sh
 . "$here/podman-env.sh"
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-step() { echo "== $*"; }
-
 net=plumbnet bridge=plumb-cni0 subnet=10.66.0.0/24 gateway=10.66.0.1
 host_lan=192.0.2.10 outside_client=192.0.2.20
 
@@ -34,13 +28,7 @@ write_conflist "$net" "$(jq -n --arg net "$net" --arg script "$repo/scripts/cni/
     plugins: [{type: "plumb", script: $script, params: {subnet: $subnet, bridge: $br},
                capabilities: {portMappings: true}}]}')"
 
-ip netns add outside
-ip link add uplink0 type veth peer name uplink1 netns outside
-ip addr add "$host_lan/24" dev uplink0
-ip link set uplink0 up
-ip -n outside addr add "$outside_client/24" dev uplink1
-ip -n outside link set uplink1 up
-ip -n outside link set lo up
+make_host_lan "$host_lan" "$outside_client"
 
 # snapshot DIR: the network state a container could leave behind.
 snapshot() {
@@ -54,25 +42,6 @@ snapshot() {
     { pgrep -a conmon || true; pgrep -a crun || true; } >"$1/procs"
     podman ps -aq >"$1/containers"
     plumb journal list 2>/dev/null | tail -n +2 >"$1/runs" || true
-}
-container_ipv4() { podman exec "$1" ip -4 -o addr show eth0 | awk '{print $4}'; }
-http_get() {
-    local client=$1 url=$2 tries
-    for tries in 1 2 3 4 5 6 7 8 9 10; do
-        if [ "$client" = host ]; then
-            curl -sS -m 2 "$url" 2>/dev/null && return 0
-        else
-            ip netns exec "$client" curl -sS -m 2 "$url" 2>/dev/null && return 0
-        fi
-        sleep 0.2 # httpd may not listen yet
-    done
-    return 1
-}
-expect_web() {
-    local got
-    got=$(http_get "$1" "$2") || fail "$1 cannot GET $2"
-    [ "$got" = hello-from-web ] || fail "$1 GET $2 answered '$got'"
-    echo "   $1 -> $2: $got"
 }
 
 snapshot /run/snap-before

@@ -107,3 +107,45 @@ make_busybox_rootfs() {
     : >"$root/etc/resolv.conf"
     echo container >"$root/etc/hostname"
 }
+
+# The end-to-end tests' helpers: a fatal check, a step's title.
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+step() { echo "== $*"; }
+
+# make_host_lan HOST_IP CLIENT_IP: the host's LAN, a veth whose far end is a
+# client in its own namespace, "outside".
+make_host_lan() {
+    ip netns add outside
+    ip link add uplink0 type veth peer name uplink1 netns outside
+    ip addr add "$1/24" dev uplink0
+    ip link set uplink0 up
+    ip -n outside addr add "$2/24" dev uplink1
+    ip -n outside link set uplink1 up
+    ip -n outside link set lo up
+}
+
+# container_ipv4 NAME: the address (with prefix) on the container's eth0.
+container_ipv4() { podman exec "$1" ip -4 -o addr show eth0 | awk '{print $4}'; }
+# http_get CLIENT URL: curl from the host, or from the namespace CLIENT.
+http_get() {
+    local client=$1 url=$2 tries
+    for tries in 1 2 3 4 5 6 7 8 9 10; do
+        if [ "$client" = host ]; then
+            curl -sS -m 2 "$url" 2>/dev/null && return 0
+        else
+            ip netns exec "$client" curl -sS -m 2 "$url" 2>/dev/null && return 0
+        fi
+        sleep 0.2 # httpd may not listen yet
+    done
+    return 1
+}
+# expect_web CLIENT URL: the GET answers the test page.
+expect_web() {
+    local got
+    got=$(http_get "$1" "$2") || fail "$1 cannot GET $2"
+    [ "$got" = hello-from-web ] || fail "$1 GET $2 answered '$got'"
+    echo "   $1 -> $2: $got"
+}

@@ -21,11 +21,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/cni/podman-env.sh
 . "$here/podman-env.sh"
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-step() { echo "== $*"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 timings=()
 # timed LABEL CMD...: run CMD, keep its wall time in ms.
@@ -51,14 +46,7 @@ if [ -n "${PLUGIN_CALL_LOG_OUT:-}" ]; then
 fi
 write_conflist "$net" "$(reference_conflist "$net" "$bridge" "$subnet")"
 
-# The host's LAN: a veth whose far end is a client in its own namespace.
-ip netns add outside
-ip link add uplink0 type veth peer name uplink1 netns outside
-ip addr add "$host_lan/24" dev uplink0
-ip link set uplink0 up
-ip -n outside addr add "$outside_client/24" dev uplink1
-ip -n outside link set uplink1 up
-ip -n outside link set lo up
+make_host_lan "$host_lan" "$outside_client"
 
 # snapshot DIR: what a container could leave behind.
 snapshot() {
@@ -70,27 +58,6 @@ snapshot() {
     find /var/lib/cni/networks -name '[0-9]*.*' 2>/dev/null | grep -v last_reserved | sort >"$1/leases" || true
     { pgrep -a conmon || true; pgrep -a crun || true; } >"$1/procs"
     podman ps -aq >"$1/containers"
-}
-# container_ipv4 NAME: the address (with prefix) on the container's eth0.
-container_ipv4() { podman exec "$1" ip -4 -o addr show eth0 | awk '{print $4}'; }
-# http_get CLIENT URL: curl from the host, or from the namespace CLIENT.
-http_get() {
-    local client=$1 url=$2 tries
-    for tries in 1 2 3 4 5 6 7 8 9 10; do
-        if [ "$client" = host ]; then
-            curl -sS -m 2 "$url" 2>/dev/null && return 0
-        else
-            ip netns exec "$client" curl -sS -m 2 "$url" 2>/dev/null && return 0
-        fi
-        sleep 0.2 # httpd may not listen yet
-    done
-    return 1
-}
-expect_web() {
-    local got
-    got=$(http_get "$1" "$2") || fail "$1 cannot GET $2"
-    [ "$got" = hello-from-web ] || fail "$1 GET $2 answered '$got'"
-    echo "   $1 -> $2: $got"
 }
 
 snapshot /run/snap-before
