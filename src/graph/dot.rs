@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{caption, label_lines, legend, paint};
+use super::{caption, class_of, label_lines, legend, paint};
 use crate::schema::{EdgeKind, Graph};
 
 /// A DOT string literal.
@@ -35,17 +35,6 @@ fn edge_style(kind: EdgeKind) -> (&'static str, bool) {
             "dir=none, style=dashed, color=\"#dc2626\", fontcolor=\"#dc2626\", constraint=false",
             false,
         ),
-    }
-}
-
-fn class_of(kind: EdgeKind) -> &'static str {
-    match kind {
-        EdgeKind::Veth => "veth",
-        EdgeKind::Port => "port",
-        EdgeKind::Parent => "parent",
-        EdgeKind::Masquerade => "masquerade",
-        EdgeKind::Publish => "publish",
-        EdgeKind::Isolate => "isolate",
     }
 }
 

@@ -10,7 +10,7 @@ pub mod mermaid;
 pub mod model;
 pub mod svg;
 
-use crate::schema::{Graph, GraphLink, OwnerInfo};
+use crate::schema::{EdgeKind, Graph, GraphLink, OwnerInfo};
 
 /// How an owner's objects are painted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +121,18 @@ pub fn caption(graph: &Graph) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+/// The class (DOT and SVG) of an edge of this kind.
+pub fn class_of(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Veth => "veth",
+        EdgeKind::Port => "port",
+        EdgeKind::Parent => "parent",
+        EdgeKind::Masquerade => "masquerade",
+        EdgeKind::Publish => "publish",
+        EdgeKind::Isolate => "isolate",
     }
 }
 

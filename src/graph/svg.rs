@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::process::{Command, Stdio};
 
-use super::{caption, label_lines, legend, paint, Paint};
+use super::{caption, class_of, label_lines, legend, paint, Paint};
 use crate::error::{Error, Result};
 use crate::schema::{EdgeKind, Graph};
 
@@ -595,17 +595,6 @@ fn edge_look(kind: EdgeKind) -> (&'static str, f64, &'static str, &'static str, 
         EdgeKind::Masquerade => ("#c2410c", 1.4, "", "nat", "masquerade (to the way out)"),
         EdgeKind::Publish => ("#1d4ed8", 1.4, "", "pub", "published port"),
         EdgeKind::Isolate => ("#dc2626", 1.6, "2 3", "", "isolated from each other (✕)"),
-    }
-}
-
-fn class_of(kind: EdgeKind) -> &'static str {
-    match kind {
-        EdgeKind::Veth => "veth",
-        EdgeKind::Port => "port",
-        EdgeKind::Parent => "parent",
-        EdgeKind::Masquerade => "masquerade",
-        EdgeKind::Publish => "publish",
-        EdgeKind::Isolate => "isolate",
     }
 }
 

@@ -312,19 +312,7 @@ mod tests {
 
     fn rules_of(op: &Op) -> Vec<String> {
         match op {
-            Op::Firewall { batch, .. } => batch
-                .rules
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{} {} {} {}",
-                        r.table,
-                        r.chain,
-                        r.matches.join(" "),
-                        r.target.join(" ")
-                    )
-                })
-                .collect(),
+            Op::Firewall { batch, .. } => batch.rules.iter().map(|r| r.words()).collect(),
             other => panic!("not rules: {other:?}"),
         }
     }

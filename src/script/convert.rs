@@ -101,6 +101,18 @@ impl Link {
             ns => format!("{} in {}", self.name, ns.short_name()),
         }
     }
+
+    /// Refuse, in `func`'s name, a pair of links in different namespaces.
+    pub fn same_namespace_as(&self, other: &Link, func: &str) -> RhaiResult<()> {
+        if self.ns != other.ns {
+            return fail(format!(
+                "{func}(): {} and {} are in different namespaces",
+                self.describe(),
+                other.describe()
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// An option map passed to an API function (`#{ peer: "ceth0", netns: ns0 }`).

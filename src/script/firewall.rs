@@ -136,13 +136,7 @@ pub fn register(engine: &mut Engine, api: &Api) {
         ["a: Link", "b: Link", "()"],
         "Drop traffic forwarded between two bridges, both ways (Docker's network isolation).",
         move |ctx: NativeCallContext, x: Link, y: Link| {
-            if x.ns != y.ns {
-                return fail(format!(
-                    "isolate(): {} and {} are in different namespaces",
-                    x.describe(),
-                    y.describe()
-                ));
-            }
+            x.same_namespace_as(&y, "isolate")?;
             a.apply_all(&ctx, plan::isolate(&x.ns, &x.name, &y.name))
         }
     );

@@ -304,13 +304,7 @@ pub fn register(engine: &mut Engine, api: &Api) {
         ["link: Link", "master: Link", "()"],
         "Attach a link to a bridge (`ip link set NAME master BR`).",
         move |ctx: NativeCallContext, l: Link, master: Link| {
-            if master.ns != l.ns {
-                return fail(format!(
-                    "set_master(): {} and {} are in different namespaces",
-                    l.describe(),
-                    master.describe()
-                ));
-            }
+            l.same_namespace_as(&master, "set_master")?;
             a.set_master(&ctx, &l, Some(master.name))
         }
     );

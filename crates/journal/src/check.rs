@@ -679,16 +679,6 @@ mod tests {
     use super::*;
     use plumb_kernel::{LinkKind, LinkSettings};
 
-    fn entry(seq: u64, op: Op) -> Entry {
-        Entry {
-            seq,
-            op,
-            state: EntryState::Done,
-            outcome: None,
-            at: None,
-        }
-    }
-
     fn macvlan() -> Op {
         Op::LinkAdd {
             ns: NsRef::Host,
@@ -706,8 +696,8 @@ mod tests {
     fn a_moved_link_is_expected_where_it_went_and_up_once_set_up() {
         let c1 = NsRef::Named("c1".into());
         let entries = vec![
-            entry(1, macvlan()),
-            entry(
+            Entry::done(1, macvlan()),
+            Entry::done(
                 2,
                 Op::LinkMove {
                     ns: NsRef::Host,
@@ -716,7 +706,7 @@ mod tests {
                     new_name: "eth0".into(),
                 },
             ),
-            entry(
+            Entry::done(
                 3,
                 Op::LinkSet {
                     ns: c1.clone(),
@@ -741,7 +731,7 @@ mod tests {
     #[test]
     fn a_later_mtu_or_master_replaces_the_earlier_one() {
         let set = |seq, mtu| {
-            entry(
+            Entry::done(
                 seq,
                 Op::LinkSet {
                     ns: NsRef::Host,
@@ -751,7 +741,7 @@ mod tests {
                 },
             )
         };
-        let master = entry(
+        let master = Entry::done(
             4,
             Op::SetMaster {
                 ns: NsRef::Host,
@@ -763,7 +753,7 @@ mod tests {
         let mut undone = set(5, 9000);
         undone.state = EntryState::Undone;
         let entries = vec![
-            entry(1, macvlan()),
+            Entry::done(1, macvlan()),
             set(2, 1400),
             set(3, 1300),
             master,

@@ -115,6 +115,21 @@ pub struct Entry {
     pub at: Option<String>,
 }
 
+#[cfg(test)]
+impl Entry {
+    /// An entry whose op was applied, for the undo planner's and the drift
+    /// check's tests.
+    pub(crate) fn done(seq: u64, op: Op) -> Entry {
+        Entry {
+            seq,
+            op,
+            state: EntryState::Done,
+            outcome: None,
+            at: None,
+        }
+    }
+}
+
 /// What `plumb journal list` shows for a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {

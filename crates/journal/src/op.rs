@@ -302,19 +302,7 @@ impl Op {
     }
 
     fn rules_key(batch: &Batch) -> String {
-        let rules: Vec<String> = batch
-            .rules
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} {} {} {}",
-                    r.table,
-                    r.chain,
-                    r.matches.join(" "),
-                    r.target.join(" ")
-                )
-            })
-            .collect();
+        let rules: Vec<String> = batch.rules.iter().map(|r| r.words()).collect();
         format!(
             "rules {} v{} {}",
             ns_key(&batch.ns),

@@ -200,6 +200,16 @@ impl DryRunView {
     }
 }
 
+/// What a dry run has printed for the namespace `ns`.
+fn in_namespace<T: Clone>(printed: &RefCell<Vec<(NsRef, T)>>, ns: &NsRef) -> Vec<T> {
+    printed
+        .borrow()
+        .iter()
+        .filter(|(n, _)| n == ns)
+        .map(|(_, t)| t.clone())
+        .collect()
+}
+
 impl Inspect for DryRunView {
     fn find_link(&self, ns: &NsRef, name: &str) -> plumb_kernel::Result<Option<LinkInfo>> {
         Ok(Some(
@@ -207,22 +217,10 @@ impl Inspect for DryRunView {
         ))
     }
     fn links(&self, ns: &NsRef) -> plumb_kernel::Result<Vec<LinkInfo>> {
-        Ok(self
-            .links
-            .borrow()
-            .iter()
-            .filter(|(n, _)| n == ns)
-            .map(|(_, l)| l.clone())
-            .collect())
+        Ok(in_namespace(&self.links, ns))
     }
     fn addrs(&self, ns: &NsRef) -> plumb_kernel::Result<Vec<AddrInfo>> {
-        Ok(self
-            .addrs
-            .borrow()
-            .iter()
-            .filter(|(n, _)| n == ns)
-            .map(|(_, a)| a.clone())
-            .collect())
+        Ok(in_namespace(&self.addrs, ns))
     }
     fn routes(&self, _: &NsRef) -> plumb_kernel::Result<Vec<RouteInfo>> {
         Ok(Vec::new())

@@ -588,16 +588,6 @@ mod tests {
     use crate::op::Op;
     use plumb_kernel::{LinkKind, LinkSettings};
 
-    fn entry(seq: u64, op: Op) -> Entry {
-        Entry {
-            seq,
-            op,
-            state: EntryState::Done,
-            outcome: None,
-            at: None,
-        }
-    }
-
     fn netns(name: &str) -> Op {
         Op::NetnsAdd {
             name: name.into(),
@@ -644,13 +634,13 @@ mod tests {
     #[test]
     fn namespaces_take_their_contents_and_veth_ends_with_them() {
         let entries = vec![
-            entry(1, bridge()),
-            entry(2, netns("a")),
-            entry(3, veth_into("va", "a")),
-            entry(4, addr_in("a")),
-            entry(5, netns("b")),
-            entry(6, veth_into("vb", "b")),
-            entry(7, addr_in("b")),
+            Entry::done(1, bridge()),
+            Entry::done(2, netns("a")),
+            Entry::done(3, veth_into("va", "a")),
+            Entry::done(4, addr_in("a")),
+            Entry::done(5, netns("b")),
+            Entry::done(6, veth_into("vb", "b")),
+            Entry::done(7, addr_in("b")),
         ];
         let steps = plan(&entries, 0);
         assert_eq!(
@@ -706,18 +696,22 @@ mod tests {
             old: None,
         };
         let entries = vec![
-            entry(1, netns("a")),
-            entry(2, forwarding),
-            entry(3, rules()),
+            Entry::done(1, netns("a")),
+            Entry::done(2, forwarding),
+            Entry::done(3, rules()),
         ];
         let steps = plan(&entries, 0);
         assert_eq!(steps[0], Step::Undo(2));
         // The shared setting and the namespace go while the rules are removed.
         assert_eq!(alongside_rules(&entries, &steps[1..]), 2);
-        let entries = vec![entry(1, netns("a")), entry(2, rules()), entry(3, rules())];
+        let entries = vec![
+            Entry::done(1, netns("a")),
+            Entry::done(2, rules()),
+            Entry::done(3, rules()),
+        ];
         let steps = plan(&entries, 0);
         assert_eq!(alongside_rules(&entries, &steps[1..]), 0);
-        let entries = vec![entry(1, rules()), entry(2, netns("a"))];
+        let entries = vec![Entry::done(1, rules()), Entry::done(2, netns("a"))];
         assert_eq!(alongside_rules(&entries, &plan(&entries, 0)[1..]), 0);
     }
 
@@ -731,18 +725,18 @@ mod tests {
             shared: true,
         };
         let entries = vec![
-            entry(1, shared),
-            entry(2, netns("a")),
-            entry(3, veth_into("va", "a")),
+            Entry::done(1, shared),
+            Entry::done(2, netns("a")),
+            Entry::done(3, veth_into("va", "a")),
         ];
         assert!(!plan(&entries, 0)
             .iter()
             .any(|s| matches!(s, Step::Quiet(_))));
         // Undoing only what came after the bridge: it stays up.
         let entries = vec![
-            entry(1, bridge()),
-            entry(2, netns("a")),
-            entry(3, veth_into("va", "a")),
+            Entry::done(1, bridge()),
+            Entry::done(2, netns("a")),
+            Entry::done(3, veth_into("va", "a")),
         ];
         assert!(!plan(&entries, 1)
             .iter()
@@ -758,10 +752,10 @@ mod tests {
             old: None,
         };
         let entries = vec![
-            entry(1, netns("a")),
-            entry(2, bridge()),
-            entry(3, netns("b")),
-            entry(4, rule),
+            Entry::done(1, netns("a")),
+            Entry::done(2, bridge()),
+            Entry::done(3, netns("b")),
+            Entry::done(4, rule),
         ];
         assert_eq!(
             plan(&entries, 0),
@@ -786,9 +780,9 @@ mod tests {
     #[test]
     fn only_live_entries_after_the_checkpoint_are_undone() {
         let mut entries = vec![
-            entry(1, bridge()),
-            entry(2, addr_in("x")),
-            entry(3, bridge()),
+            Entry::done(1, bridge()),
+            Entry::done(2, addr_in("x")),
+            Entry::done(3, bridge()),
         ];
         entries[2].state = EntryState::Undone;
         assert_eq!(plan(&entries, 1), vec![Step::Undo(1)]);

@@ -105,6 +105,17 @@ impl Rule {
         self
     }
 
+    /// `TABLE CHAIN MATCHES TARGET`: the rule without its ownership comment.
+    pub fn words(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.table,
+            self.chain,
+            self.matches.join(" "),
+            self.target.join(" ")
+        )
+    }
+
     /// The rule's words after `-A CHAIN`, with the ownership comment.
     fn spec(&self, comment: &str) -> Vec<String> {
         let mut words = self.matches.clone();
