@@ -70,3 +70,12 @@ fn killed_at_100_random_moments_every_trial_ends_clean() {
     assert_contains(&out.stdout, &["fault injection: 100/100 clean"]);
     eprintln!("{}", out.stdout.trim());
 }
+
+#[test]
+fn links_deleted_together_are_only_the_runs_own() {
+    let out = shell("faults/together.sh", &[]).ok();
+    assert_contains(
+        &out.stdout,
+        &["together: the run's links went, the others stayed"],
+    );
+}

@@ -167,6 +167,7 @@ mod tests {
             up: true,
             mtu: 1500,
             mac: format!("02:00:00:00:00:0{index}"),
+            group: 0,
         }
     }
 

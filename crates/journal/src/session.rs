@@ -132,6 +132,7 @@ fn stand_in(index: u32, name: &str) -> LinkInfo {
         up: true,
         mtu: 1500,
         mac: String::new(),
+        group: 0,
     }
 }
 

@@ -70,6 +70,15 @@ pub struct Kernel {
     spares: RefCell<Option<netns::SpareMaker>>,
 }
 
+/// A device group number in 2^30 .. 2^31 drawn at random (std's hasher
+/// keys are random per process).
+fn unused_group_seed() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    (h.finish() as u32 % (1 << 30)) + (1 << 30)
+}
+
 /// How a link is named in messages: `'veth0' in namespace 'a'`.
 fn what(ns: &NsRef, name: &str) -> String {
     match ns {
@@ -368,6 +377,68 @@ impl Kernel {
     pub fn delete_link(&self, ns: &NsRef, index: u32, name: &str) -> Result<()> {
         let h = self.handle(ns)?;
         self.run(netlink::delete_link(&h, index, &what(ns, name)))
+    }
+
+    /// Delete links of `ns` in one request: each `(name, alias)` whose link
+    /// carries that alias joins a device group no link of `ns` is in, and
+    /// the group is deleted. The kernel then unregisters them in one batch,
+    /// with one round of RCU grace periods, where a request per link (or a
+    /// bridge alone: 40-80 ms) waits for its own (bench/FLOOR.md). Returns
+    /// the names deleted; the rest (gone, renamed, another's) are left to
+    /// the caller. A link that joins the group between the choice of the
+    /// number and the deletion would go too: the number is drawn at random
+    /// among 2^30, from those no link uses.
+    pub fn delete_links_together(
+        &self,
+        ns: &NsRef,
+        links: &[(String, String)],
+    ) -> Result<Vec<String>> {
+        let present = self.links(ns)?;
+        let wanted: HashMap<&str, &str> = links
+            .iter()
+            .map(|(n, a)| (n.as_str(), a.as_str()))
+            .collect();
+        let ours: Vec<&LinkInfo> = present
+            .iter()
+            .filter(|l| {
+                wanted
+                    .get(l.name.as_str())
+                    .is_some_and(|&a| l.alias.as_deref() == Some(a))
+            })
+            .collect();
+        if ours.is_empty() {
+            return Ok(Vec::new());
+        }
+        let used: std::collections::HashSet<u32> = present.iter().map(|l| l.group).collect();
+        let mut group = unused_group_seed();
+        while used.contains(&group) {
+            group = (1 << 30) + (group + 1) % (1 << 30);
+        }
+        let h = self.handle(ns)?;
+        let mut joined = Vec::new();
+        for link in ours {
+            let what = what(ns, &link.name);
+            match self.run(netlink::set_link(
+                &h,
+                link.index,
+                &what,
+                SetLink::Group(group),
+            )) {
+                Ok(()) => joined.push(link.name.clone()),
+                Err(e) if e.is_already_gone() => {}
+                Err(e) => {
+                    // Those that joined still go; the rest stay with the caller.
+                    if !joined.is_empty() {
+                        self.run(netlink::delete_group(&h, group))?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if !joined.is_empty() {
+            self.run(netlink::delete_group(&h, group))?;
+        }
+        Ok(joined)
     }
 
     /// Wait until none of `names` is left in `ns`: after a namespace is deleted

@@ -223,6 +223,8 @@ pub struct LinkInfo {
     pub up: bool,
     pub mtu: u32,
     pub mac: String,
+    /// Its device group (`ip link set DEV group N`; 0 is the default).
+    pub group: u32,
 }
 
 /// An address on a link.
