@@ -250,9 +250,17 @@ impl Batch {
         process::exec_with_input(&self.ns, &argv, input)
     }
 
-    /// The namespace's rules as `iptables-save` prints them (one process).
+    /// The namespace's rules as `iptables-save` prints them (one process):
+    /// only the batch's table when it has one (`-t` takes one table), as
+    /// every question asked of them is about the batch's own tables.
     fn saved(&self) -> Result<Saved> {
-        let argv = vec![format!("{}-save", self.command())];
+        let mut argv = vec![format!("{}-save", self.command())];
+        let mut tables = self.rules.iter().map(|r| r.table.as_str());
+        if let Some(first) = tables.next() {
+            if tables.all(|t| t == first) {
+                argv.extend(["-t".to_string(), first.to_string()]);
+            }
+        }
         let out = process::exec_in(&self.ns, &argv, Some(Duration::from_secs(60)), None)?;
         if out.code != 0 {
             return Err(Error::Firewall(format!(
