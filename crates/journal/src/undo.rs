@@ -15,13 +15,16 @@ use crate::op::{mark_of, Op};
 use crate::shared;
 use plumb_kernel::{netns, process, Inspect, Kernel, LinkKind, NsRef};
 
-/// Up to this many links go in one request at the end of a run
-/// (Kernel::delete_links_together): it saves the bridge's own unregister
-/// batch (40-80 ms), but costs a link dump and one group change per link
-/// (~80 us each). Measured with bench/containers.rhai (3 rounds, medians):
-/// teardown W100 0.122 -> 0.090 s, W250 0.156 -> 0.155 s, W500 0.295 ->
-/// 0.315 s.
-const TOGETHER_MAX: usize = 200;
+/// Up to this many links (a full bridge, 1024 ports, and the bridge) go
+/// in one request at the end of a run (Kernel::delete_links_together): one
+/// unregister batch instead of the bridge's own (40-80 ms, and with its
+/// ports still in it, per-port work the namespaces' batch then repeats),
+/// for a link dump and one group change per link. Teardown of
+/// bench/containers.rhai, medians of 2-4 alternating rounds: W100 0.11 ->
+/// 0.09 s, W250 and W500 the same, W1000 0.92 -> 0.75 s; but W2000 2.10 ->
+/// 2.28 s, where each group change on a host end walks the host's IPv6
+/// routes (bench/FLOOR.md, finding 4).
+const TOGETHER_MAX: usize = 1025;
 
 /// How long the kernel gets to remove the links of deleted namespaces
 /// before plumb deletes what is left itself.
